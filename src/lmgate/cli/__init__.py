@@ -1,0 +1,22 @@
+"""The `lmgate` command line: one module per command group, wired here."""
+
+from __future__ import annotations
+
+import typer
+
+from lmgate.cli import config_cmds, serve_cmd
+
+app = typer.Typer(
+    name="lmgate",
+    help="A fast, self-hosted LLM gateway (OpenAI, Ollama and Anthropic APIs; LiteLLM-compatible config).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve_cmd.serve)
+app.command("validate")(config_cmds.validate)
+app.command("models")(config_cmds.models)
+
+
+def main() -> None:
+    app()

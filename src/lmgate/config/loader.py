@@ -1,0 +1,283 @@
+"""Load a LiteLLM-style config.yaml into a `RuntimeConfig`.
+
+Steps: parse YAML (keeping each node's line), export `environment_variables`, resolve every
+`os.environ/NAME` string, validate with the pydantic schema, then compile deployments through the
+provider registry. Problems come back as `file:line: where: what` strings; secrets never appear in them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from lmgate.config.runtime import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_TIMEOUT_S,
+    Deployment,
+    RuntimeConfig,
+)
+from lmgate.config.schema import ConfigFile, ModelEntry
+from lmgate.providers import adapter_for, known_prefixes
+
+ENV_PREFIX = "os.environ/"
+DEFAULT_CONFIG_NAME = "default.yaml"
+
+# OpenAI request parameters that litellm_params may carry as per-deployment defaults.
+REQUEST_DEFAULT_KEYS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "seed",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "response_format",
+        "reasoning_effort",
+        "n",
+        "logit_bias",
+        "user",
+    }
+)
+# LiteLLM keys that may sit in litellm_params but belong to model_info in lmgate.
+COST_KEYS = ("input_cost_per_token", "output_cost_per_token")
+
+Path_ = tuple[str | int, ...]
+
+
+class ConfigError(Exception):
+    def __init__(self, errors: list[str], warnings: list[str] | None = None) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+        self.warnings = warnings or []
+
+
+@dataclass(slots=True)
+class _Doc:
+    name: str
+    data: dict[str, Any]
+    lines: dict[Path_, int]
+
+    def where(self, path: Path_) -> str:
+        """`file:line` for the deepest part of `path` that exists in the file."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return f"{self.name}:{line}"
+        return self.name
+
+    def label(self, path: Path_) -> str:
+        """A readable location: model_list[3] (cloud-kimi).litellm_params.api_key"""
+        out = ""
+        for i, part in enumerate(path):
+            if isinstance(part, int):
+                out += f"[{part}]"
+                if path[:i] == ("model_list",):
+                    entries = self.data.get("model_list") or []
+                    if part < len(entries) and isinstance(entries[part], dict) and entries[part].get("model_name"):
+                        out += f" ({entries[part]['model_name']})"
+            else:
+                out += ("." if out else "") + str(part)
+        return out or "(top level)"
+
+    def problem(self, path: Path_, what: str) -> str:
+        return f"{self.where(path)}: {self.label(path)}: {what}"
+
+
+def _line_map(node: yaml.Node, path: Path_ = ()) -> Iterator[tuple[Path_, int]]:
+    yield path, node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = (*path, str(key.value))
+            yield from _line_map(value, sub)
+            yield sub, key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _line_map(item, (*path, i))
+
+
+def _parse(text: str, name: str) -> _Doc:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{name}{line}: not valid YAML: {problem}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{name}:1: the config must be a mapping with keys such as model_list"])
+    lines = dict(_line_map(node)) if node is not None else {}
+    return _Doc(name, data, lines)
+
+
+def _resolve_env(doc: _Doc, value: Any, path: Path_, errors: list[str]) -> Any:
+    if isinstance(value, str) and value.startswith(ENV_PREFIX):
+        var = value[len(ENV_PREFIX) :].strip()
+        resolved = os.environ.get(var)
+        if resolved is None:
+            errors.append(doc.problem(path, f"environment variable {var} is not set"))
+        return resolved
+    if isinstance(value, dict):
+        return {k: _resolve_env(doc, v, (*path, str(k)), errors) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_env(doc, v, (*path, i), errors) for i, v in enumerate(value)]
+    return value
+
+
+def _unknown_keys(doc: _Doc, model: BaseModel, path: Path_, allowed: frozenset[str] = frozenset()) -> list[str]:
+    extra = [k for k in (model.model_extra or {}) if k not in allowed]
+    return [doc.problem((*path, k), "unknown key, kept but not used by lmgate") for k in extra]
+
+
+def _section_warnings(doc: _Doc, cfg: ConfigFile) -> list[str]:
+    warnings = _unknown_keys(doc, cfg, ())
+    for section in ("router_settings", "litellm_settings", "general_settings"):
+        warnings += _unknown_keys(doc, getattr(cfg, section), (section,))
+    return warnings
+
+
+def _compile_entry(
+    doc: _Doc, cfg: ConfigFile, index: int, entry: ModelEntry, errors: list[str], warnings: list[str]
+) -> Deployment | None:
+    path: Path_ = ("model_list", index)
+    params = entry.litellm_params
+    prefix, sep, upstream_model = params.model.partition("/")
+    if not sep:
+        prefix, upstream_model = "openai", params.model
+        warnings.append(doc.problem((*path, "litellm_params", "model"), f"no provider prefix; assuming openai/{params.model}"))
+    adapter = adapter_for(prefix)
+    if adapter is None:
+        errors.append(
+            doc.problem(
+                (*path, "litellm_params", "model"),
+                f"unknown provider '{prefix}' (known: {', '.join(known_prefixes())})",
+            )
+        )
+        return None
+    if not upstream_model:
+        errors.append(doc.problem((*path, "litellm_params", "model"), "the upstream model name after the slash is empty"))
+        return None
+
+    api_base = params.api_base or adapter.default_api_base(prefix)
+    if not api_base:
+        errors.append(doc.problem((*path, "litellm_params"), f"provider '{prefix}' needs an api_base"))
+        return None
+    api_base, note = adapter.normalise_api_base(prefix, api_base)
+    if note and params.api_base:
+        warnings.append(doc.problem((*path, "litellm_params", "api_base"), f"normalised to {api_base}: {note}"))
+
+    api_key = params.api_key.get_secret_value() if params.api_key else None
+    if api_key is None and (env := adapter.api_key_env(prefix)):
+        api_key = os.environ.get(env)
+
+    extras = dict(params.model_extra or {})
+    provider_params = {k: extras.pop(k) for k in list(extras) if k in adapter.param_keys}
+    request_defaults = {k: extras.pop(k) for k in list(extras) if k in REQUEST_DEFAULT_KEYS}
+    for key in COST_KEYS:
+        if key in extras and getattr(entry.model_info, key) is None:
+            setattr(entry.model_info, key, extras.pop(key))
+    warnings += [doc.problem((*path, "litellm_params", k), "unknown key, kept but not used by lmgate") for k in extras]
+
+    rs = cfg.router_settings
+    return Deployment(
+        alias=entry.model_name,
+        name=entry.model_info.id or entry.model_name,
+        provider=prefix,
+        upstream_model=upstream_model,
+        api_base=api_base,
+        api_key=api_key,
+        adapter=adapter,
+        timeout=params.timeout or rs.timeout or cfg.litellm_settings.request_timeout or DEFAULT_TIMEOUT_S,
+        stream_timeout=params.stream_timeout or rs.stream_timeout,
+        connect_timeout=params.connect_timeout or rs.connect_timeout or DEFAULT_CONNECT_TIMEOUT_S,
+        max_retries=params.max_retries,
+        rpm=params.rpm,
+        tpm=params.tpm,
+        rpd=params.rpd,
+        weight=params.weight if params.weight is not None else float(params.rpm or 1),
+        extra_headers=dict(params.extra_headers),
+        organization=params.organization,
+        info=entry.model_info,
+        params=provider_params,
+        request_defaults=request_defaults,
+    )
+
+
+def _name_deployments(aliases: dict[str, list[Deployment]], doc: _Doc, errors: list[str]) -> None:
+    """Deployments sharing an alias get `alias#n` names unless model_info.id names them."""
+    seen: set[str] = set()
+    for deps in aliases.values():
+        for n, d in enumerate(deps, start=1):
+            if len(deps) > 1 and not (d.info and d.info.id):
+                d.name = f"{d.alias}#{n}"
+            if d.name in seen:
+                errors.append(f"{doc.name}: deployment name '{d.name}' is used twice (model_info.id must be unique)")
+            seen.add(d.name)
+
+
+def compile_config(text: str, name: str, source: Path | None = None) -> RuntimeConfig:
+    doc = _parse(text, name)
+    errors: list[str] = []
+    env_vars = doc.data.get("environment_variables") or {}
+    if isinstance(env_vars, dict):
+        for key, value in env_vars.items():
+            if value is not None and not (isinstance(value, str) and value.startswith(ENV_PREFIX)):
+                os.environ[str(key)] = str(value)
+    resolved = _resolve_env(doc, doc.data, (), errors)
+    try:
+        cfg = ConfigFile.model_validate(resolved)
+    except ValidationError as exc:
+        for err in exc.errors():
+            errors.append(doc.problem(tuple(err["loc"]), err["msg"]))
+        raise ConfigError(errors) from None
+    warnings = _section_warnings(doc, cfg)
+    deployments: list[Deployment] = []
+    for index, entry in enumerate(cfg.model_list):
+        dep = _compile_entry(doc, cfg, index, entry, errors, warnings)
+        if dep is not None:
+            deployments.append(dep)
+    aliases: dict[str, list[Deployment]] = {}
+    for d in deployments:
+        aliases.setdefault(d.alias, []).append(d)
+    _name_deployments(aliases, doc, errors)
+    if errors:
+        raise ConfigError(errors, warnings)
+    return RuntimeConfig(
+        source=source,
+        file=cfg,
+        deployments=deployments,
+        aliases=aliases,
+        warnings=warnings,
+        loaded_at=int(time.time()),
+    )
+
+
+def default_config_text() -> str:
+    return resources.files("lmgate.config").joinpath(DEFAULT_CONFIG_NAME).read_text()
+
+
+def load_config(path: str | Path | None) -> RuntimeConfig:
+    """Load `path`, or the embedded default config (mock models, no outside service) when None."""
+    if path is None:
+        return compile_config(default_config_text(), f"<embedded {DEFAULT_CONFIG_NAME}>")
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError([f"{p}: cannot read the config file: {exc.strerror or exc}"]) from None
+    return compile_config(text, str(p), source=p)
+
+
+__all__ = ["ConfigError", "compile_config", "load_config", "default_config_text", "DEFAULT_TIMEOUT_S"]

@@ -1,0 +1,71 @@
+"""The compiled, immutable form of a loaded config: what the request path reads.
+
+Built once per load (and per hot reload); plain slotted dataclasses so the hot path does attribute
+reads only, never pydantic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lmgate.config.schema import ConfigFile, ModelInfo
+    from lmgate.providers.base import Provider
+
+DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_CONNECT_TIMEOUT_S = 3.0
+DEFAULT_MAX_BODY_MB = 32.0
+
+
+@dataclass(slots=True, eq=False)
+class Deployment:
+    """One `model_list` entry: an alias served by one upstream model at one base URL."""
+
+    alias: str
+    name: str  # shown in x-lmgate-deployment and route traces; never holds a secret
+    provider: str  # the prefix before the first slash of litellm_params.model
+    upstream_model: str
+    api_base: str
+    api_key: str | None = field(repr=False)
+    adapter: Provider = field(repr=False)
+    timeout: float = DEFAULT_TIMEOUT_S
+    stream_timeout: float | None = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S
+    max_retries: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    rpd: int | None = None
+    weight: float = 1.0
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    organization: str | None = None
+    info: ModelInfo | None = None
+    # provider-specific litellm_params (e.g. mock_latency, keep_alive), declared by the adapter
+    params: dict[str, Any] = field(default_factory=dict)
+    # OpenAI request parameters from litellm_params, applied when the client did not send them
+    request_defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mode(self) -> str:
+        return (self.info.mode if self.info else None) or "chat"
+
+
+@dataclass(slots=True)
+class RuntimeConfig:
+    source: Path | None
+    file: ConfigFile
+    deployments: list[Deployment]
+    aliases: dict[str, list[Deployment]]
+    warnings: list[str]
+    loaded_at: int  # unix seconds; `created` in /v1/models
+
+    @property
+    def master_key(self) -> str | None:
+        key = self.file.general_settings.master_key
+        return key.get_secret_value() if key else None
+
+    @property
+    def max_body_bytes(self) -> int:
+        mb = self.file.general_settings.max_request_body_mb or DEFAULT_MAX_BODY_MB
+        return int(mb * 1024 * 1024)

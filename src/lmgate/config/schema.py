@@ -1,0 +1,157 @@
+"""The config.yaml schema: LiteLLM's proxy keys plus lmgate's namespaced extensions (see docs/config.md).
+
+Validated once at load time. Every section keeps keys it does not know (`extra="allow"`) so a real
+LiteLLM config never fails to load; the loader reports those keys as warnings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class LitellmParams(_Section):
+    model: str
+    api_base: str | None = None
+    api_key: SecretStr | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    stream_timeout: float | None = Field(default=None, gt=0)
+    connect_timeout: float | None = Field(default=None, gt=0)  # lmgate extension
+    max_retries: int | None = Field(default=None, ge=0)
+    rpm: int | None = Field(default=None, ge=0)
+    tpm: int | None = Field(default=None, ge=0)
+    rpd: int | None = Field(default=None, ge=0)  # lmgate extension: upstream requests/day quota
+    weight: float | None = Field(default=None, ge=0)
+    extra_headers: dict[str, str] = Field(default_factory=dict)
+    organization: str | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _model_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must be '<provider>/<upstream model>', e.g. openai/gpt-4o")
+        return v
+
+
+class ModelInfo(_Section):
+    """LiteLLM's model_info is free-form; these are the keys lmgate reads."""
+
+    id: str | None = None
+    mode: str | None = None
+    max_tokens: int | None = None
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+    input_cost_per_token: float | None = None
+    output_cost_per_token: float | None = None
+    supports_vision: bool | None = None
+    fallback_target: bool = True  # lmgate extension: false = explicit-only, never in a chain
+
+
+class ModelEntry(_Section):
+    model_name: str
+    litellm_params: LitellmParams
+    model_info: ModelInfo = Field(default_factory=ModelInfo)
+
+    @field_validator("model_name")
+    @classmethod
+    def _alias_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("model_name (the alias clients send) must not be empty")
+        return v
+
+
+FallbackList = list[dict[str, list[str]]]
+
+
+class RouterSettings(_Section):
+    routing_strategy: Literal[
+        "simple-shuffle",
+        "least-busy",
+        "usage-based-routing",
+        "usage-based-routing-v2",
+        "latency-based-routing",
+        "cost-based-routing",
+    ] = "simple-shuffle"
+    num_retries: int | None = Field(default=None, ge=0)
+    timeout: float | None = Field(default=None, gt=0)
+    stream_timeout: float | None = Field(default=None, gt=0)
+    connect_timeout: float | None = Field(default=None, gt=0)  # lmgate extension
+    max_fallbacks: int | None = Field(default=None, ge=0)
+    allowed_fails: int | None = Field(default=None, ge=0)
+    cooldown_time: float | None = Field(default=None, ge=0)
+    disable_cooldowns: bool | None = None
+    retry_policy: dict[str, Any] | None = None
+    allowed_fails_policy: dict[str, Any] | None = None
+    redis_host: str | None = None
+    redis_port: int | None = None
+    redis_password: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    enable_pre_call_checks: bool | None = None
+    model_group_alias: dict[str, Any] | None = None
+    fallbacks: FallbackList | None = None
+    context_window_fallbacks: FallbackList | None = None
+    content_policy_fallbacks: FallbackList | None = None
+    default_fallbacks: list[str] | None = None
+
+
+class LitellmSettings(_Section):
+    fallbacks: FallbackList | None = None
+    context_window_fallbacks: FallbackList | None = None
+    content_policy_fallbacks: FallbackList | None = None
+    default_fallbacks: list[str] | None = None
+    request_timeout: float | None = Field(default=None, gt=0)
+    drop_params: bool | None = None
+    num_retries: int | None = Field(default=None, ge=0)
+    callbacks: list[str] | str | None = None
+    success_callback: list[str] | None = None
+    failure_callback: list[str] | None = None
+    cache: bool | None = None
+    cache_params: dict[str, Any] | None = None
+    set_verbose: bool | None = None
+    json_logs: bool | None = None
+    litellm_compat_metrics: bool | None = None  # lmgate extension
+
+
+class GeneralSettings(_Section):
+    master_key: SecretStr | None = None
+    database_url: SecretStr | None = None
+    store_model_in_db: bool | None = None
+    disable_spend_logs: bool | None = None
+    background_health_checks: bool | None = None
+    health_check_interval: float | None = None
+    max_parallel_requests: int | None = None
+    global_max_parallel_requests: int | None = None
+    maximum_spend_logs_retention_period: str | None = None
+    require_auth_for_metrics_endpoint: bool | None = None
+    proxy_batch_write_at: float | None = None
+    allow_remote_images: bool | None = None  # lmgate extension
+    log_content: bool | None = None  # lmgate extension
+    max_request_body_mb: float | None = Field(default=None, gt=0)  # lmgate extension
+
+
+class ConfigFile(_Section):
+    environment_variables: dict[str, Any] = Field(default_factory=dict)
+    model_list: list[ModelEntry] = Field(default_factory=list)
+    router_settings: RouterSettings = Field(default_factory=RouterSettings)
+    litellm_settings: LitellmSettings = Field(default_factory=LitellmSettings)
+    general_settings: GeneralSettings = Field(default_factory=GeneralSettings)
+
+    @field_validator("router_settings", "litellm_settings", "general_settings", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+    @field_validator("model_list", mode="before")
+    @classmethod
+    def _none_is_empty_list(cls, v: Any) -> Any:
+        return [] if v is None else v
+
+    @field_validator("environment_variables", mode="before")
+    @classmethod
+    def _none_is_empty_dict(cls, v: Any) -> Any:
+        return {} if v is None else v

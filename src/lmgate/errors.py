@@ -1,0 +1,155 @@
+"""The one exception tree of lmgate. Every inbound protocol renders these; nothing else is raised to clients.
+
+    GatewayError                      status, type, message (never holds a secret)
+    ├── BadRequest (400)              client sent something we cannot serve
+    │   ├── InvalidJSON
+    │   └── UnsupportedEndpoint
+    ├── AuthenticationFailed (401)
+    ├── PermissionDenied (403)
+    ├── ModelNotFound (404)           alias unknown to this gateway
+    ├── RouteNotFound (404)
+    ├── BodyTooLarge (413)
+    └── UpstreamError                 an upstream attempt failed; `retryable` says whether another candidate may help
+        ├── UpstreamStatus            upstream answered with an HTTP error (status and message kept)
+        ├── UpstreamTimeout (504)
+        ├── UpstreamUnreachable (502) connect refused / reset / DNS
+        └── UpstreamProtocolError (502)  garbage or wrong content type from upstream
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    status: int = 500
+    type: str = "internal_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+        self.param = param
+        self.headers = headers or {}
+
+
+class BadRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class InvalidJSON(BadRequest):
+    code = "invalid_json"
+
+
+class UnsupportedEndpoint(BadRequest):
+    code = "unsupported_endpoint"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    type = "permission_error"
+
+
+class ModelNotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "model_not_found"
+
+
+class RouteNotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class BodyTooLarge(GatewayError):
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class UpstreamError(GatewayError):
+    """An attempt against one deployment failed. `retryable` tells the router another candidate may help."""
+
+    status = 502
+    type = "api_error"
+    retryable = True
+
+    def __init__(self, message: str, *, deployment: str = "", retry_after: float | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.deployment = deployment
+        self.retry_after = retry_after
+
+    @property
+    def outcome(self) -> str:
+        """Short label for route traces: a status code or a failure kind."""
+        return str(self.status)
+
+
+class UpstreamStatus(UpstreamError):
+    """The upstream answered with an HTTP error status; its message is kept (secrets scrubbed)."""
+
+    _TYPES = {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        403: "permission_error",
+        404: "not_found_error",
+        408: "timeout_error",
+        413: "invalid_request_error",
+        422: "invalid_request_error",
+        429: "rate_limit_error",
+    }
+
+    def __init__(self, status: int, message: str, **kw: Any) -> None:
+        super().__init__(message, status=status, **kw)
+        self.type = self._TYPES.get(status, "api_error")
+        # A client's bad request will not get better on another deployment (except special
+        # 400s, which the router classifies); everything else may.
+        self.retryable = status not in (400, 413, 422)
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    type = "timeout_error"
+
+    @property
+    def outcome(self) -> str:
+        return "timeout"
+
+
+class UpstreamUnreachable(UpstreamError):
+    status = 502
+    type = "api_connection_error"
+
+    @property
+    def outcome(self) -> str:
+        return "unreachable"
+
+
+class UpstreamProtocolError(UpstreamError):
+    status = 502
+    type = "api_error"
+    code = "bad_upstream_response"
+
+    @property
+    def outcome(self) -> str:
+        return "bad-response"

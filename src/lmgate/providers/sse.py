@@ -1,0 +1,120 @@
+"""Relay of an OpenAI-protocol SSE stream.
+
+The upstream's bytes go through untouched, cut only at event boundaries. Events are parsed only when
+they mention `usage` (to capture it, and to drop the usage-only chunk a client did not ask for) — the
+rest of the stream is never decoded on the pass-through path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+
+from lmgate.errors import UpstreamProtocolError
+from lmgate.providers.base import UpstreamStream
+from lmgate.providers.http import transport_error
+
+if TYPE_CHECKING:
+    from lmgate.config.runtime import Deployment
+
+DONE = b"data: [DONE]\n\n"
+
+
+def _payload(event: bytes) -> bytes | None:
+    """The data of one SSE event (data lines joined), or None for comments/keep-alives."""
+    lines = [ln[5:].lstrip(b" ") for ln in event.split(b"\n") if ln.startswith(b"data:")]
+    return b"\n".join(lines) if lines else None
+
+
+class OpenAISSEStream(UpstreamStream):
+    wire = "openai"
+
+    def __init__(self, resp: aiohttp.ClientResponse, deployment: Deployment, strip_usage: bool) -> None:
+        self._resp = resp
+        self._deployment = deployment
+        self._strip_usage = strip_usage
+        self.usage: dict[str, Any] | None = None
+        self._finished = False  # saw a finish_reason or [DONE]
+        self._done = False
+
+    def _inspect(self, block: bytes) -> bytes:
+        """Look at events that carry usage; return the block minus a usage-only chunk when stripping."""
+        kept: list[bytes] = []
+        for event in block.split(b"\n\n"):
+            if not event:
+                continue
+            data = _payload(event)
+            if data is not None and b'"usage"' in data and data != b"[DONE]":
+                try:
+                    obj = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    obj = None
+                if isinstance(obj, dict) and isinstance(obj.get("usage"), dict):
+                    self.usage = obj["usage"]
+                    if self._strip_usage and not obj.get("choices"):
+                        continue
+            kept.append(event + b"\n\n")
+        return b"".join(kept)
+
+    def _note_end(self, block: bytes) -> None:
+        if b'"finish_reason":"' in block or b'"finish_reason": "' in block:
+            self._finished = True
+        if b"data: [DONE]" in block or b"data:[DONE]" in block:
+            self._done = True
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        buf = b""
+        try:
+            async for data in self._resp.content.iter_any():
+                if b"\r" in data:
+                    data = data.replace(b"\r\n", b"\n")
+                buf += data
+                cut = buf.rfind(b"\n\n")
+                if cut < 0:
+                    continue
+                block, buf = buf[: cut + 2], buf[cut + 2 :]
+                self._note_end(block)
+                if b'"usage"' in block:
+                    block = self._inspect(block)
+                if block:
+                    yield block
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise transport_error(exc, self._deployment, "in the middle of the stream") from None
+        finally:
+            self._resp.release()
+        if buf.strip():
+            block = buf.rstrip(b"\n") + b"\n\n"
+            self._note_end(block)
+            yield self._inspect(block)
+        if not self._done:
+            if not self._finished:
+                raise UpstreamProtocolError(
+                    f"upstream '{self._deployment.name}' ended the stream before it was complete",
+                    deployment=self._deployment.name,
+                )
+            yield DONE  # complete but unterminated: finish it the way clients expect
+
+    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+        async for block in self.frames():
+            for event in block.split(b"\n\n"):
+                data = _payload(event)
+                if data is None or data == b"[DONE]":
+                    continue
+                try:
+                    obj = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise UpstreamProtocolError(
+                        f"upstream '{self._deployment.name}' sent a stream event that is not JSON",
+                        deployment=self._deployment.name,
+                    ) from None
+                if isinstance(obj, dict):
+                    yield obj
+
+    async def aclose(self) -> None:
+        self._resp.release()
+        if not self._resp.closed and not self._done:
+            self._resp.close()

@@ -1,0 +1,5 @@
+"""Routing: alias -> ordered deployment candidates, and trying them."""
+
+from lmgate.routing.router import Router
+
+__all__ = ["Router"]

@@ -1,0 +1,1 @@
+"""The ASGI-free aiohttp server: app factory, middleware layers, health probes, process runner."""

@@ -1,0 +1,68 @@
+"""Cross-cutting layers: error rendering (outermost) and authentication."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from lmgate.errors import AuthenticationFailed, BodyTooLarge, GatewayError, RouteNotFound
+from lmgate.inbound import protocol_for
+from lmgate.inbound.common import STATE
+
+log = logging.getLogger("lmgate.server")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Paths any caller may reach: probes for orchestrators.
+PUBLIC_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/health/readiness"})
+
+
+def _from_http_exception(exc: web.HTTPException) -> GatewayError:
+    if exc.status == 404:
+        return RouteNotFound("no such endpoint; see the README for the paths lmgate serves")
+    if exc.status == 405:
+        return GatewayError("method not allowed on this endpoint", status=405, code="method_not_allowed")
+    if exc.status == 413:
+        return BodyTooLarge("request body is too large (general_settings.max_request_body_mb raises the limit)")
+    return GatewayError(exc.reason or "request failed", status=exc.status)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Render every failure in the protocol the client spoke; never a stack trace."""
+    try:
+        return await handler(request)
+    except GatewayError as err:
+        return protocol_for(request.path).render_error(err)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return protocol_for(request.path).render_error(_from_http_exception(exc))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        err = GatewayError("internal error in the gateway; the operator's log has the details")
+        return protocol_for(request.path).render_error(err)
+
+
+def presented_key(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else auth.strip()
+    return request.headers.get("x-api-key") or request.headers.get("api-key")
+
+
+@web.middleware
+async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """With general_settings.master_key set, every non-public path needs it; otherwise open."""
+    master = request.app[STATE].config.master_key
+    if master is None or request.path in PUBLIC_PATHS:
+        return await handler(request)
+    key = presented_key(request)
+    if not key:
+        raise AuthenticationFailed("missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'")
+    if not hmac.compare_digest(key.encode(), master.encode()):
+        raise AuthenticationFailed("invalid API key")
+    return await handler(request)

@@ -1,0 +1,70 @@
+"""Run the server: one process, or N worker processes sharing the port (SO_REUSEPORT)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+from lmgate.config.runtime import RuntimeConfig
+from lmgate.server.app import create_app
+
+log = logging.getLogger("lmgate")
+
+
+def _install_fast_loop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - non-Linux platforms
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def run_worker(config: RuntimeConfig, host: str, port: int, reuse_port: bool = False) -> None:
+    _install_fast_loop()
+    app = create_app(config)
+    log.info(
+        "lmgate %s listening on http://%s:%d (%d models, config: %s)",
+        "worker" if reuse_port else "",
+        host,
+        port,
+        len(config.aliases),
+        config.source or "embedded default",
+    )
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        reuse_port=reuse_port or None,
+        access_log=None,
+        handler_cancellation=True,
+        print=None,
+        shutdown_timeout=10.0,
+        backlog=2048,
+    )
+
+
+def serve(config: RuntimeConfig, host: str, port: int, workers: int = 1) -> None:
+    if workers <= 1:
+        run_worker(config, host, port)
+        return
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=run_worker, args=(config, host, port, True), daemon=False) for _ in range(workers)]
+    for p in procs:
+        p.start()
+
+    def stop(signum: int, _frame: object) -> None:
+        for p in procs:
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for p in procs:
+        p.join()
+    sys.exit(max((p.exitcode or 0) for p in procs))

@@ -1,0 +1,233 @@
+"""Real HTTP servers on loopback for tests: the gateway itself, and upstreams that misbehave on purpose.
+
+Each server runs an aiohttp app on its own event loop in a background thread, so sync SDK clients
+(openai.OpenAI) and async ones can both talk to it over real sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerThread:
+    """Run `make_app()` (called inside the server's loop) on 127.0.0.1:<port> until stop()."""
+
+    def __init__(self, make_app: Callable[[], web.Application], port: int | None = None) -> None:
+        self._make_app = make_app
+        self.port = port or free_port()
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._runner: web.AppRunner | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._start())
+        except BaseException as exc:  # surfaced by start()
+            self.error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
+        self.loop.close()
+        self._stopped.set()
+
+    async def _start(self) -> None:
+        self.app = self._make_app()
+        self._runner = web.AppRunner(self.app, access_log=None, handler_cancellation=True, shutdown_timeout=1)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        self._ready.wait(10)
+        if self.error:
+            raise self.error
+        return self
+
+    def call(self, coro: Awaitable[Any]) -> Any:
+        """Run a coroutine on the server's loop (e.g. to inspect or swap state) and wait for it."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._stopped.wait(10)
+
+
+# --------------------------------------------------------------------------------------------------
+# A fake OpenAI-compatible upstream whose behaviour each test scripts.
+
+
+@dataclass
+class Behaviour:
+    """What the upstream does for one request.
+
+    kind: ok | slow | status | garbage | html | reset | cut | json_for_stream | no_done | hang
+    """
+
+    kind: str = "ok"
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    after_chunks: int = 2  # for `cut`: events sent before the connection is reset
+    content: str = "hello from upstream"
+
+
+@dataclass
+class SeenRequest:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class FakeOpenAIUpstream:
+    """Speaks the OpenAI wire format exactly; `script` holds behaviours consumed one per request."""
+
+    def __init__(self) -> None:
+        self.script: list[Behaviour] = []
+        self.default = Behaviour()
+        self.seen: list[SeenRequest] = []
+        self.server = ServerThread(self._app)
+        self.disconnects = 0
+
+    def start(self) -> FakeOpenAIUpstream:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    @property
+    def base(self) -> str:
+        return self.server.url + "/v1"
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        return app
+
+    def _next(self) -> Behaviour:
+        return self.script.pop(0) if self.script else self.default
+
+    async def _misbehave(self, request: web.Request, b: Behaviour) -> web.StreamResponse | None:
+        if b.delay:
+            await asyncio.sleep(b.delay)
+        if b.kind == "status":
+            body = b.body if b.body is not None else {"error": {"message": f"upstream says {b.status}", "type": "x"}}
+            raw = body if isinstance(body, bytes) else orjson.dumps(body)
+            return web.Response(status=b.status, body=raw, content_type="application/json", headers=b.headers)
+        if b.kind == "garbage":
+            return web.Response(body=b"\x00\xffnot json at all{", content_type="application/json")
+        if b.kind == "html":
+            return web.Response(body=b"<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+        if b.kind == "reset":
+            assert request.transport is not None
+            request.transport.abort()
+            await asyncio.sleep(0.05)
+            raise asyncio.CancelledError
+        if b.kind == "hang":
+            await asyncio.sleep(3600)
+        return None
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = orjson.loads(await request.read())
+        self.seen.append(SeenRequest(request.path, dict(request.headers), body))
+        b = self._next()
+        early = await self._misbehave(request, b)
+        if early is not None:
+            return early
+        completion = request.path.endswith("/v1/completions")
+        if body.get("stream"):
+            return await self._stream(request, body, b, completion)
+        usage = {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}
+        if completion:
+            choice: dict[str, Any] = {"index": 0, "text": b.content, "finish_reason": "stop", "logprobs": None}
+            obj = "text_completion"
+        else:
+            choice = {"index": 0, "message": {"role": "assistant", "content": b.content}, "finish_reason": "stop"}
+            obj = "chat.completion"
+        data = {"id": "up-1", "object": obj, "created": int(time.time()), "model": body["model"], "choices": [choice], "usage": usage}
+        return web.json_response(data, dumps=lambda o: orjson.dumps(o).decode())
+
+    async def _stream(self, request: web.Request, body: dict[str, Any], b: Behaviour, completion: bool) -> web.StreamResponse:
+        if b.kind == "json_for_stream":
+            return web.json_response({"id": "x", "object": "chat.completion", "choices": []})
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        words = b.content.split()
+        created = int(time.time())
+
+        def event(obj: dict[str, Any]) -> bytes:
+            return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+        def chunk(delta: dict[str, Any] | str, finish: str | None = None) -> dict[str, Any]:
+            if completion:
+                choice = {"index": 0, "text": delta, "finish_reason": finish}
+                obj = "text_completion"
+            else:
+                choice = {"index": 0, "delta": delta, "finish_reason": finish}
+                obj = "chat.completion.chunk"
+            return {"id": "up-s", "object": obj, "created": created, "model": body["model"], "choices": [choice]}
+
+        events = [event(chunk({"role": "assistant", "content": ""} if not completion else ""))]
+        for i, w in enumerate(words):
+            piece = w if i == 0 else " " + w
+            events.append(event(chunk({"content": piece} if not completion else piece)))
+        events.append(event(chunk({} if not completion else "", "stop")))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)}
+            events.append(event({"id": "up-s", "object": "chat.completion.chunk", "created": created, "model": body["model"], "choices": [], "usage": usage}))
+        if b.kind != "no_done":
+            events.append(b"data: [DONE]\n\n")
+        try:
+            for i, e in enumerate(events):
+                if b.kind == "cut" and i == b.after_chunks:
+                    assert request.transport is not None
+                    request.transport.abort()
+                    return resp
+                if b.kind == "slow_stream":
+                    await asyncio.sleep(b.delay or 0.05)
+                await resp.write(e)
+            await resp.write_eof()
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.disconnects += 1
+            raise
+        return resp
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        body = orjson.loads(await request.read())
+        self.seen.append(SeenRequest(request.path, dict(request.headers), body))
+        early = await self._misbehave(request, self._next())
+        if early is not None:
+            return early
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [{"object": "embedding", "index": i, "embedding": [0.1 * (i + 1), 0.2, 0.3]} for i in range(len(inputs))]
+        out = {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 3, "total_tokens": 3}}
+        return web.json_response(out)
