@@ -117,7 +117,7 @@ async def status_error(resp: aiohttp.ClientResponse, deployment: Deployment) -> 
     """Turn an upstream error response into an UpstreamStatus (reads and releases the body)."""
     try:
         raw = await resp.content.read(MAX_ERROR_BODY)
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         raw = b""
     finally:
         resp.release()
@@ -158,7 +158,7 @@ async def post(
     session = pool.session(deployment.api_base)
     try:
         resp = await session.post(url, data=body, headers=headers, timeout=request_timeout(deployment, stream))
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise transport_error(exc, deployment, "before answering") from None
     if resp.status >= 400:
         raise await status_error(resp, deployment)
@@ -169,7 +169,7 @@ async def read_json(resp: aiohttp.ClientResponse, deployment: Deployment) -> tup
     """Read a whole JSON body; garbage or a non-object is an UpstreamProtocolError."""
     try:
         raw = await resp.read()
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise transport_error(exc, deployment, "while sending its answer") from None
     finally:
         resp.release()

@@ -192,10 +192,11 @@ class Mock(Provider):
         vectors: list[Any] = [_embedding(t, dims) for t in texts]
         if as_base64:  # little-endian float32, as OpenAI sends it
             vectors = [base64.b64encode(struct.pack(f"<{dims}f", *v)).decode() for v in vectors]
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         data = {
             "object": "list",
             "data": [{"object": "embedding", "index": n, "embedding": v} for n, v in enumerate(vectors)],
             "model": deployment.upstream_model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            "usage": usage,
         }
-        return UpstreamReply("openai", orjson.dumps(data), data, data["usage"])
+        return UpstreamReply("openai", orjson.dumps(data), data, usage)

@@ -7,7 +7,6 @@ rest of the stream is never decoded on the pass-through path.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +81,7 @@ class OpenAISSEStream(UpstreamStream):
                     block = self._inspect(block)
                 if block:
                     yield block
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise transport_error(exc, self._deployment, "in the middle of the stream") from None
         finally:
             self._resp.release()

@@ -42,8 +42,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return protocol_for(request.path).render_error(_from_http_exception(exc))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        err = GatewayError("internal error in the gateway; the operator's log has the details")
-        return protocol_for(request.path).render_error(err)
+        internal = GatewayError("internal error in the gateway; the operator's log has the details")
+        return protocol_for(request.path).render_error(internal)
 
 
 def presented_key(request: web.Request) -> str | None:
