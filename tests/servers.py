@@ -137,7 +137,7 @@ class FakeOpenAIUpstream:
         return self.script.pop(0) if self.script else self.default
 
     async def _misbehave(self, request: web.Request, b: Behaviour) -> web.StreamResponse | None:
-        if b.delay:
+        if b.delay and b.kind != "slow_stream":  # slow_stream waits between events instead
             await asyncio.sleep(b.delay)
         if b.kind == "status":
             body = b.body if b.body is not None else {"error": {"message": f"upstream says {b.status}", "type": "x"}}
