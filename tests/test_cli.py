@@ -1,0 +1,129 @@
+"""The `lmgate` command as a user runs it: real processes, real ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import openai
+
+from tests.servers import free_port
+
+LMGATE = [sys.executable, "-m", "lmgate"]
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LMGATE, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
+
+
+@contextmanager
+def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*LMGATE, "serve", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(url + "/health/readiness", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read() if proc.stdout else ""
+                raise AssertionError(f"lmgate serve did not become ready:\n{out}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+
+
+def test_validate_exit_codes(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("model_list:\n  - model_name: a\n    litellm_params: {model: mock/echo}\n")
+    ok = run("validate", "--config", str(good))
+    assert ok.returncode == 0 and "valid" in ok.stdout
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: os.environ/LMGATE_TEST_UNSET_VAR\n")
+    env = {k: v for k, v in os.environ.items() if k != "LMGATE_TEST_UNSET_VAR"}
+    res = subprocess.run([*LMGATE, "validate", "--config", str(bad)], capture_output=True, text=True, env=env, timeout=60)
+    assert res.returncode == 1
+    assert f"{bad}:5" in res.stderr and "LMGATE_TEST_UNSET_VAR" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_validate_reads_lmgate_config_env(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model_list: [{model_name: x, litellm_params: {model: mock/echo}}]\n")
+    res = run("validate", env={"LMGATE_CONFIG": str(cfg)})
+    assert res.returncode == 0 and "1 models" in res.stdout
+
+
+def test_models_table_shows_routes_but_no_keys(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "model_list:\n"
+        "  - model_name: vllm-qwen\n"
+        "    litellm_params: {model: hosted_vllm/Qwen/Qwen2.5-7B, api_base: 'http://gpu:8000/v1', api_key: sk-topsecret-1234567, timeout: 30}\n"
+    )
+    res = subprocess.run([*LMGATE, "models", "--config", str(cfg)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "COLUMNS": "200"})
+    assert res.returncode == 0
+    assert "vllm-qwen" in res.stdout and "hosted_vllm/Qwen/Qwen2.5-7B" in res.stdout and "gpu:8000" in res.stdout
+    assert "sk-topsecret" not in res.stdout
+
+
+def test_example_mock_config_validates():
+    assert run("validate", "--config", str(EXAMPLES / "mock-only.yaml")).returncode == 0
+
+
+def test_serve_embedded_default_answers_the_openai_sdk():
+    with serving() as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0)
+        out = client.chat.completions.create(model="mock-chat", messages=[{"role": "user", "content": "ping pong"}])
+        assert out.choices[0].message.content == "echo: ping pong"
+        assert out.usage is not None and out.usage.completion_tokens == 3
+        stream = client.chat.completions.create(
+            model="mock-chat", messages=[{"role": "user", "content": "a b"}], stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = list(stream)
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "echo: a b"
+        assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 5
+        emb = client.embeddings.create(model="mock-embed", input="hello")
+        assert len(emb.data[0].embedding) == 16
+        assert [m.id for m in client.models.list()] == ["mock-chat", "mock-slow", "mock-embed"]
+
+
+def test_serve_with_workers_and_master_key():
+    cfg = str(EXAMPLES / "mock-only.yaml")
+    with serving("--config", cfg, "--workers", "2") as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="sk-demo", max_retries=0)
+        for _ in range(6):
+            out = client.chat.completions.create(model="demo", messages=[{"role": "user", "content": "x"}], max_tokens=1)
+            assert out.choices[0].finish_reason == "length"
+        assert httpx.get(url + "/v1/models").status_code == 401
+
+
+def test_serve_refuses_an_invalid_config(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model_list: [{model_name: a, litellm_params: {model: nosuch/x}}]\n")
+    res = run("serve", "--config", str(bad), "--port", str(free_port()))
+    assert res.returncode == 1 and "unknown provider" in res.stderr
