@@ -9,10 +9,13 @@
     ├── ModelNotFound (404)           alias unknown to this gateway
     ├── RouteNotFound (404)
     ├── BodyTooLarge (413)
+    ├── QuotaExceeded (429)           every candidate is over its upstream quota (rpm/tpm/rpd); nothing was sent
+    ├── NoHealthyDeployment (503)     every candidate is cooling down after failures; nothing was sent
     └── UpstreamError                 an upstream attempt failed; `retryable` says whether another candidate may help
         ├── UpstreamStatus            upstream answered with an HTTP error (status and message kept)
         ├── UpstreamTimeout (504)
         ├── UpstreamUnreachable (502) connect refused / reset / DNS
+        │   └── UpstreamConnectFailed no connection at all (refused, DNS): not worth retrying the same host
         └── UpstreamProtocolError (502)  garbage or wrong content type from upstream
 """
 
@@ -87,6 +90,22 @@ class BodyTooLarge(GatewayError):
     code = "request_too_large"
 
 
+class QuotaExceeded(GatewayError):
+    """Every candidate deployment has used its upstream quota; `retry_after` says when one frees up."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "upstream_quota_exceeded"
+
+
+class NoHealthyDeployment(GatewayError):
+    """Every candidate deployment is cooling down after failures."""
+
+    status = 503
+    type = "api_error"
+    code = "no_healthy_deployment"
+
+
 class UpstreamError(GatewayError):
     """An attempt against one deployment failed. `retryable` tells the router another candidate may help."""
 
@@ -143,6 +162,10 @@ class UpstreamUnreachable(UpstreamError):
     @property
     def outcome(self) -> str:
         return "unreachable"
+
+
+class UpstreamConnectFailed(UpstreamUnreachable):
+    """No connection could be made (refused, DNS, unreachable host)."""
 
 
 class UpstreamProtocolError(UpstreamError):

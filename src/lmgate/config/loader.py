@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from lmgate.config.chains import compile_chains, compile_policy
 from lmgate.config.runtime import (
     DEFAULT_CONNECT_TIMEOUT_S,
     DEFAULT_TIMEOUT_S,
@@ -252,6 +253,8 @@ def compile_config(text: str, name: str, source: Path | None = None) -> RuntimeC
     for d in deployments:
         aliases.setdefault(d.alias, []).append(d)
     _name_deployments(aliases, doc, errors)
+    policy = compile_policy(cfg)
+    chains = compile_chains(cfg, aliases, policy, doc.problem, errors)
     if errors:
         raise ConfigError(errors, warnings)
     return RuntimeConfig(
@@ -261,6 +264,8 @@ def compile_config(text: str, name: str, source: Path | None = None) -> RuntimeC
         aliases=aliases,
         warnings=warnings,
         loaded_at=int(time.time()),
+        policy=policy,
+        chains=chains,
     )
 
 

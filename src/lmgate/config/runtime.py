@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lmgate.config.chains import FallbackChain, RoutingPolicy
+
 if TYPE_CHECKING:
     from lmgate.config.schema import ConfigFile, ModelInfo
     from lmgate.providers.base import Provider
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_CONNECT_TIMEOUT_S = 3.0
 DEFAULT_MAX_BODY_MB = 32.0
+DEFAULT_WATCH_INTERVAL_S = 2.0
 
 
 @dataclass(slots=True, eq=False)
@@ -59,11 +62,19 @@ class RuntimeConfig:
     aliases: dict[str, list[Deployment]]
     warnings: list[str]
     loaded_at: int  # unix seconds; `created` in /v1/models
+    policy: RoutingPolicy = field(default_factory=RoutingPolicy)
+    chains: dict[str, FallbackChain] = field(default_factory=dict)  # alias -> its fallback chain
 
     @property
     def master_key(self) -> str | None:
         key = self.file.general_settings.master_key
         return key.get_secret_value() if key else None
+
+    @property
+    def watch_interval(self) -> float:
+        """Seconds between checks of the config file for changes (0 = do not watch)."""
+        value = self.file.general_settings.config_watch_interval
+        return DEFAULT_WATCH_INTERVAL_S if value is None else value
 
     @property
     def max_body_bytes(self) -> int:

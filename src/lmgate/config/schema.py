@@ -97,6 +97,9 @@ class RouterSettings(_Section):
     context_window_fallbacks: FallbackList | None = None
     content_policy_fallbacks: FallbackList | None = None
     default_fallbacks: list[str] | None = None
+    retry_backoff_base: float | None = Field(default=None, ge=0)  # lmgate extension
+    retry_backoff_max: float | None = Field(default=None, ge=0)  # lmgate extension
+    recursive_fallbacks: bool | None = None  # lmgate extension
 
 
 class LitellmSettings(_Section):
@@ -132,6 +135,7 @@ class GeneralSettings(_Section):
     allow_remote_images: bool | None = None  # lmgate extension
     log_content: bool | None = None  # lmgate extension
     max_request_body_mb: float | None = Field(default=None, gt=0)  # lmgate extension
+    config_watch_interval: float | None = Field(default=None, ge=0)  # lmgate extension, 0 = off
 
 
 class ConfigFile(_Section):

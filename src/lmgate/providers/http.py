@@ -14,6 +14,7 @@ import orjson
 from yarl import URL
 
 from lmgate.errors import (
+    UpstreamConnectFailed,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamStatus,
@@ -138,7 +139,7 @@ def transport_error(exc: BaseException, deployment: Deployment, during: str) -> 
     if isinstance(exc, aiohttp.ClientPayloadError):
         return UpstreamUnreachable(f"upstream '{name}' cut the response off {during}", deployment=name)
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return UpstreamUnreachable(f"upstream '{name}' is unreachable (connection failed)", deployment=name)
+        return UpstreamConnectFailed(f"upstream '{name}' is unreachable (connection failed)", deployment=name)
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
         return UpstreamUnreachable(f"upstream '{name}' closed the connection {during}", deployment=name)
     if isinstance(exc, aiohttp.ClientError):

@@ -1,0 +1,10 @@
+"""Rate counters for upstream quotas (a deployment's rpm/tpm/rpd); key budgets build on the same seam.
+
+`QuotaStore` is the interface; `MemoryQuotas` keeps counters in this process. A Redis backend (shared by
+workers and replicas) implements the same three methods.
+"""
+
+from lmgate.limits.base import Quota, QuotaDenial, QuotaStore, QuotaUsage
+from lmgate.limits.memory import MemoryQuotas
+
+__all__ = ["MemoryQuotas", "Quota", "QuotaDenial", "QuotaStore", "QuotaUsage"]

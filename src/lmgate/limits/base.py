@@ -1,0 +1,49 @@
+"""The quota interface: check-and-count a request before it is sent, add tokens after it answered."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """Limits for one key (a deployment name). None means unlimited."""
+
+    rpm: int | None = None  # requests per minute
+    tpm: int | None = None  # tokens per minute
+    rpd: int | None = None  # requests per day (UTC)
+
+    def __bool__(self) -> bool:
+        return self.rpm is not None or self.tpm is not None or self.rpd is not None
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaDenial:
+    """Why a request may not be sent now: which limit, and seconds until its window resets."""
+
+    limit: str  # "rpm" | "tpm" | "rpd"
+    retry_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaUsage:
+    requests_minute: int = 0
+    tokens_minute: int = 0
+    requests_day: int = 0
+
+
+class QuotaStore(ABC):
+    """Counters per key in fixed windows (the current minute, the current UTC day)."""
+
+    @abstractmethod
+    async def acquire(self, key: str, quota: Quota) -> QuotaDenial | None:
+        """Count one request for `key` and return None, or count nothing and say which limit is used up."""
+
+    @abstractmethod
+    async def add_tokens(self, key: str, tokens: int) -> None:
+        """Record tokens an answered request used (counts toward tpm)."""
+
+    @abstractmethod
+    async def usage(self, key: str) -> QuotaUsage:
+        """Current counts for `key` (for /health and usage-based routing)."""
