@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from lmgate.providers.base import Provider
 from lmgate.providers.mock import Mock
+from lmgate.providers.ollama import Ollama
 from lmgate.providers.openai_compat import OpenAICompatible
 
-ADAPTERS: tuple[Provider, ...] = (OpenAICompatible(), Mock())
+ADAPTERS: tuple[Provider, ...] = (OpenAICompatible(), Ollama(), Mock())
 
 REGISTRY: dict[str, Provider] = {prefix: adapter for adapter in ADAPTERS for prefix in adapter.prefixes}
 

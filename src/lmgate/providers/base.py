@@ -32,6 +32,21 @@ class GatewayRequest:
     model: str
     stream: bool = False
     wants_usage: bool = False  # a streaming client asked for the final usage chunk
+    # the client's own operation when `endpoint` alone does not name it (Ollama "generate", "embeddings")
+    operation: str = ""
+    allow_remote_images: bool = False  # general_settings.allow_remote_images
+
+    def canonical_body(self) -> dict[str, Any]:
+        """The body as an OpenAI request for `endpoint` (translated when the client spoke another wire)."""
+        if self.wire == "openai":
+            return self.body
+        if self.wire == "ollama":
+            from lmgate.translate.ollama_inbound import openai_request
+
+            return openai_request(self)
+        from lmgate.errors import UnsupportedEndpoint
+
+        raise UnsupportedEndpoint(f"no translation from the {self.wire} protocol to OpenAI")
 
 
 @dataclass(slots=True)

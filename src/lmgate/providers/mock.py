@@ -37,7 +37,7 @@ def _text_of(content: Any) -> str:
 
 def _prompt_words(request: GatewayRequest) -> tuple[list[str], int]:
     """(words to echo, prompt token count) for chat or completion bodies."""
-    body = request.body
+    body = request.canonical_body()
     if request.endpoint == "completion":
         prompt = body.get("prompt", "")
         text = prompt if isinstance(prompt, str) else " ".join(str(p) for p in prompt)
@@ -66,7 +66,7 @@ def _completion_tokens(deployment: Deployment, request: GatewayRequest) -> tuple
     if isinstance(wanted, int) and wanted >= 0:
         cycle = out or ["echo:"]
         out = [cycle[i % len(cycle)] for i in range(wanted)]
-    limit = _max_tokens(request.body)
+    limit = _max_tokens(request.canonical_body())
     finish = "stop"
     if limit is not None and len(out) > limit:
         out, finish = out[:limit], "length"
@@ -151,8 +151,6 @@ class Mock(Provider):
     async def send(
         self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest
     ) -> UpstreamReply | UpstreamStream:
-        if request.wire != "openai":
-            raise BadRequest(f"the mock provider speaks the OpenAI wire only, not {request.wire}")
         latency = float(deployment.params.get("mock_latency") or 0)
         if latency:
             await asyncio.sleep(latency)
@@ -181,14 +179,15 @@ class Mock(Provider):
         return UpstreamReply("openai", orjson.dumps(data), data, usage)
 
     def _embeddings(self, deployment: Deployment, request: GatewayRequest) -> UpstreamReply:
-        raw_input = request.body.get("input")
+        body = request.canonical_body()
+        raw_input = body.get("input")
         inputs = raw_input if isinstance(raw_input, list) else [raw_input]
         if not inputs or any(not isinstance(i, (str, int, list)) for i in inputs):
             raise BadRequest("'input' must be a string, an array of strings, or token arrays", param="input")
-        dims = int(request.body.get("dimensions") or deployment.params.get("mock_dimensions") or 16)
+        dims = int(body.get("dimensions") or deployment.params.get("mock_dimensions") or 16)
         texts = [i if isinstance(i, str) else orjson.dumps(i).decode() for i in inputs]
         tokens = sum(max(1, len(t.split())) for t in texts)
-        as_base64 = request.body.get("encoding_format") == "base64"
+        as_base64 = body.get("encoding_format") == "base64"
         vectors: list[Any] = [_embedding(t, dims) for t in texts]
         if as_base64:  # little-endian float32, as OpenAI sends it
             vectors = [base64.b64encode(struct.pack(f"<{dims}f", *v)).decode() for v in vectors]

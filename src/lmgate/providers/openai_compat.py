@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 from yarl import URL
 
-from lmgate.errors import UnsupportedEndpoint, UpstreamProtocolError
+from lmgate.errors import UpstreamProtocolError
 from lmgate.providers.base import GatewayRequest, Provider, UpstreamReply, UpstreamStream
 from lmgate.providers.http import post, read_json
 from lmgate.providers.sse import OpenAISSEStream
@@ -79,7 +79,7 @@ class OpenAICompatible(Provider):
 
     def upstream_body(self, deployment: Deployment, request: GatewayRequest) -> dict[str, Any]:
         """The client's body with the upstream model name; defaults from litellm_params filled in."""
-        body = dict(request.body)
+        body = dict(request.canonical_body())
         body["model"] = deployment.upstream_model
         for key, value in deployment.request_defaults.items():
             body.setdefault(key, value)
@@ -93,8 +93,6 @@ class OpenAICompatible(Provider):
     async def send(
         self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest
     ) -> UpstreamReply | UpstreamStream:
-        if request.wire != "openai":
-            raise UnsupportedEndpoint(f"no translation from {request.wire} to an OpenAI-compatible upstream yet")
         url = deployment.api_base + PATHS[request.endpoint]
         body = orjson.dumps(self.upstream_body(deployment, request))
         resp = await post(pool, deployment, url, body, self._headers(deployment), request.stream)
