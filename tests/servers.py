@@ -212,7 +212,7 @@ class FakeOpenAIUpstream:
                     assert request.transport is not None
                     request.transport.abort()
                     return resp
-                if b.kind == "slow_stream":
+                if b.kind == "slow_stream" and i > 0:  # first event at once, then a gap before each
                     await asyncio.sleep(b.delay or 0.05)
                 await resp.write(e)
             await resp.write_eof()

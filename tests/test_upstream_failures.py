@@ -24,6 +24,8 @@ model_list:
       api_key: {KEY}
       timeout: 2
       {extra_params}
+router_settings:
+  num_retries: 0   # these tests look at one attempt's failure mapping; retries are tested with the router
 """
 
 
