@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from lmgate.inbound import openai
+from lmgate.inbound import ollama, openai
 
-PROTOCOLS: tuple[ModuleType, ...] = (openai,)
+PROTOCOLS: tuple[ModuleType, ...] = (ollama, openai)
 
 
 def protocol_for(path: str) -> ModuleType:

@@ -1,0 +1,257 @@
+"""The Ollama native API served to clients: `/`, `/api/version`, `/api/tags`, `/api/show`, `/api/ps`,
+`/api/chat`, `/api/generate`, `/api/embed`, `/api/embeddings`.
+
+Every alias is served, whatever its upstream. Ollama -> Ollama upstream is a pass-through (only the
+model name rewritten, NDJSON bytes relayed); other upstreams are translated (translate/ollama_inbound).
+Streaming is the default, as in Ollama. Model management (`/api/pull` ...) belongs to the instances.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from lmgate.config.runtime import Deployment
+from lmgate.errors import BadRequest, GatewayError, ModelNotFound, UpstreamError
+from lmgate.inbound.common import read_json_body, state
+from lmgate.providers.base import Endpoint, GatewayRequest, UpstreamReply
+from lmgate.translate.ollama_inbound import StreamRenderer, Timing, chat_reply, embed_reply, now_rfc3339
+
+NAME = "ollama"
+JSON = "application/json"
+NDJSON = "application/x-ndjson"
+# The Ollama API version lmgate's /api matches (clients gate features on it).
+OLLAMA_VERSION = "0.12.6"
+MANAGEMENT = ("pull", "push", "create", "copy", "delete")
+
+
+def render_error(err: GatewayError) -> web.Response:
+    headers = dict(err.headers)
+    if isinstance(err, UpstreamError) and err.retry_after is not None:
+        headers["Retry-After"] = str(int(err.retry_after + 0.999))
+    body = orjson.dumps({"error": err.message})
+    return web.Response(status=err.status, body=body, content_type=JSON, headers=headers)
+
+
+def owns(path: str) -> bool:
+    return path == "/" or path.startswith("/api/")
+
+
+def _json(obj: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), content_type=JSON)
+
+
+def _resolve(request: web.Request, name: Any) -> str:
+    """The alias an Ollama client means (`alias` or `alias:latest`); 404 in Ollama's words otherwise."""
+    aliases = state(request).config.aliases
+    if isinstance(name, str) and name:
+        if name in aliases:
+            return name
+        if name.endswith(":latest") and name[: -len(":latest")] in aliases:
+            return name[: -len(":latest")]
+    if not isinstance(name, str) or not name:
+        raise BadRequest("model is required")
+    raise ModelNotFound(f"model '{name}' not found; GET /api/tags lists the models this gateway serves")
+
+
+# ---- listing -------------------------------------------------------------------------------------------
+
+
+async def root(request: web.Request) -> web.Response:
+    return web.Response(text="Ollama is running", content_type="text/plain")
+
+
+async def version(request: web.Request) -> web.Response:
+    return _json({"version": OLLAMA_VERSION})
+
+
+def _stamp(unix: int) -> str:
+    return datetime.fromtimestamp(unix, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _details(dep: Deployment) -> dict[str, Any]:
+    return {
+        "parent_model": "",
+        "format": "",
+        "family": dep.provider,
+        "families": [dep.provider],
+        "parameter_size": "",
+        "quantization_level": "",
+    }
+
+
+def _card(alias: str, dep: Deployment, loaded_at: int) -> dict[str, Any]:
+    return {
+        "name": alias,
+        "model": alias,
+        "modified_at": _stamp(loaded_at),
+        "size": 0,
+        "digest": hashlib.sha256(alias.encode()).hexdigest(),
+        "details": _details(dep),
+    }
+
+
+async def tags(request: web.Request) -> web.Response:
+    cfg = state(request).config
+    return _json({"models": [_card(a, deps[0], cfg.loaded_at) for a, deps in cfg.aliases.items()]})
+
+
+def _capabilities(dep: Deployment) -> list[str]:
+    if dep.mode == "embedding":
+        return ["embedding"]
+    caps = ["completion", "tools"]
+    if dep.info is not None and dep.info.supports_vision:
+        caps.append("vision")
+    return caps
+
+
+async def show(request: web.Request) -> web.Response:
+    body = await read_json_body(request)
+    cfg = state(request).config
+    alias = _resolve(request, body.get("model") or body.get("name"))
+    dep = cfg.aliases[alias][0]
+    model_info: dict[str, Any] = {"general.architecture": "lmgate", "general.basename": alias}
+    limit = dep.info.max_input_tokens or dep.info.max_tokens if dep.info else None
+    if limit:
+        model_info["lmgate.context_length"] = limit
+    return _json(
+        {
+            "modelfile": f"# served by lmgate: {alias} -> {dep.provider}/{dep.upstream_model}\n",
+            "parameters": "",
+            "template": "",
+            "details": _details(dep),
+            "model_info": model_info,
+            "capabilities": _capabilities(dep),
+            "modified_at": _stamp(cfg.loaded_at),
+        }
+    )
+
+
+async def ps(request: web.Request) -> web.Response:
+    """The gateway holds no model in memory; the instances behind it do (ask them)."""
+    return _json({"models": []})
+
+
+async def management(request: web.Request) -> web.Response:
+    op = request.path.split("/")[2]
+    raise GatewayError(
+        f"/api/{op} is not available through lmgate: model management goes to the Ollama instance "
+        "itself (e.g. `curl http://<instance>:11434/api/pull`); lmgate only routes inference",
+        status=501,
+        code="not_implemented",
+    )
+
+
+# ---- inference -----------------------------------------------------------------------------------------
+
+
+def _loaded(model: str, generate: bool) -> web.Response:
+    """Ollama's answer to an empty request (it only loads the model): nothing to load here."""
+    out: dict[str, Any] = {"model": model, "created_at": now_rfc3339()}
+    if generate:
+        out["response"] = ""
+    else:
+        out["message"] = {"role": "assistant", "content": ""}
+    out["done_reason"] = "load"
+    out["done"] = True
+    return _json(out)
+
+
+async def _respond(request: web.Request, greq: GatewayRequest, timing: Timing) -> web.StreamResponse:
+    greq.allow_remote_images = bool(state(request).config.file.general_settings.allow_remote_images)
+    result = await state(request).router.send(greq)
+    answer = result.answer
+    headers = {"x-lmgate-deployment": result.deployment.name}
+    generate = greq.operation == "generate"
+    if isinstance(answer, UpstreamReply):
+        if answer.wire == NAME:
+            return web.Response(body=answer.raw, headers={**headers, "Content-Type": JSON})
+        timing.end = time.perf_counter_ns()
+        data = answer.canonical()
+        if greq.endpoint == "embedding":
+            out = embed_reply(data, greq.model, timing, legacy=greq.operation == "embeddings")
+        else:
+            out = chat_reply(data, greq.model, timing, generate=generate)
+        return web.Response(body=orjson.dumps(out), headers={**headers, "Content-Type": JSON})
+    resp = web.StreamResponse(headers={**headers, "Content-Type": NDJSON})
+    try:
+        await resp.prepare(request)
+        if answer.wire == NAME:
+            async for frame in answer.frames():
+                await resp.write(frame)
+        else:
+            renderer = StreamRenderer(greq.model, timing, generate=generate)
+            async for chunk in answer.chunks():
+                lines = renderer.feed(chunk, time.perf_counter_ns())
+                if lines:
+                    await resp.write(lines)
+            await resp.write(renderer.close(time.perf_counter_ns()))
+    except UpstreamError as exc:
+        await resp.write(orjson.dumps({"error": exc.message}) + b"\n")  # Ollama's mid-stream error line
+    except ConnectionResetError:
+        return resp
+    finally:
+        await answer.aclose()
+    await resp.write_eof()
+    return resp
+
+
+async def _inference(request: web.Request, endpoint: Endpoint, operation: str) -> web.StreamResponse:
+    timing = Timing(time.perf_counter_ns())
+    body = await read_json_body(request)
+    alias = _resolve(request, body.get("model"))
+    streams = operation in ("chat", "generate")
+    stream = streams and body.get("stream") is not False
+    if operation == "chat":
+        messages = body.get("messages")
+        if messages is not None and not isinstance(messages, list):
+            raise BadRequest("'messages' must be an array")
+        if not messages:
+            return _loaded(alias, generate=False)
+    elif operation == "generate":
+        if not body.get("prompt") and not body.get("images"):
+            return _loaded(alias, generate=True)
+    elif operation == "embed" and body.get("input") in (None, "", []):
+        raise BadRequest("'input' is required: a string or an array of strings")
+    elif operation == "embeddings" and not isinstance(body.get("prompt"), str):
+        raise BadRequest("'prompt' is required: the text to embed")
+    greq = GatewayRequest(endpoint, NAME, body, alias, stream, wants_usage=stream, operation=operation)
+    return await _respond(request, greq, timing)
+
+
+async def chat(request: web.Request) -> web.StreamResponse:
+    return await _inference(request, "chat", "chat")
+
+
+async def generate(request: web.Request) -> web.StreamResponse:
+    return await _inference(request, "chat", "generate")
+
+
+async def embed(request: web.Request) -> web.StreamResponse:
+    return await _inference(request, "embedding", "embed")
+
+
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    return await _inference(request, "embedding", "embeddings")
+
+
+def routes() -> list[web.RouteDef]:
+    table = [
+        web.get("/", root),
+        web.get("/api/version", version),
+        web.get("/api/tags", tags),
+        web.post("/api/show", show),
+        web.get("/api/ps", ps),
+        web.post("/api/chat", chat),
+        web.post("/api/generate", generate),
+        web.post("/api/embed", embed),
+        web.post("/api/embeddings", embeddings),
+    ]
+    table += [web.route("*", f"/api/{op}", management) for op in MANAGEMENT]
+    table.append(web.route("*", "/api/blobs/{digest}", management))
+    return table
