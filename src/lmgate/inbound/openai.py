@@ -44,6 +44,7 @@ def _route_headers(result: RouteResult) -> dict[str, str]:
 
 
 async def _respond(request: web.Request, greq: GatewayRequest) -> web.StreamResponse:
+    greq.allow_remote_images = bool(state(request).config.file.general_settings.allow_remote_images)
     result = await state(request).router.send(greq)
     answer = result.answer
     if isinstance(answer, UpstreamReply):
