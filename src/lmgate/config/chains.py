@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from lmgate.config.runtime import Deployment
     from lmgate.config.schema import ConfigFile
 
-DEFAULT_NUM_RETRIES = 2  # what LiteLLM ends up with through the OpenAI SDK's default
+DEFAULT_NUM_RETRIES = 0  # fail over at once unless num_retries asks for retries (LiteLLM: 2 via the OpenAI SDK)
 DEFAULT_ALLOWED_FAILS = 3
 DEFAULT_COOLDOWN_S = 5.0
 DEFAULT_MAX_FALLBACKS = 5

@@ -1,34 +1,103 @@
-"""Alias -> deployments, tried in order until one answers.
+"""Alias -> ordered candidates, tried until one answers.
 
-This is the gateway core's router: it picks among an alias's deployments with weights (LiteLLM's
-`simple-shuffle`) and moves to the next deployment when an attempt fails in a way another deployment
-may not (see `UpstreamError.retryable`). Retries with backoff, cooldowns, quotas and cross-alias
-fallback chains build on this seam.
+A request for alias A tries A's deployments (ordered by `routing_strategy`), retrying those whose
+failure may heal (backoff with jitter, Retry-After honoured), then A's fallback aliases in order
+(`fallbacks`, or `default_fallbacks`). Context-length and content-policy refusals switch to the alias's
+`context_window_fallbacks` / `content_policy_fallbacks`; any other client error (400) is answered as is.
+Deployments cooling down or over their upstream quota are skipped before anything is sent.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
+import time
 from dataclasses import dataclass, field
 
 from lmgate.config.runtime import Deployment, RuntimeConfig
-from lmgate.errors import ModelNotFound, UpstreamError
+from lmgate.errors import GatewayError, ModelNotFound, NoHealthyDeployment, QuotaExceeded, UpstreamError
+from lmgate.limits import MemoryQuotas, Quota, QuotaStore
 from lmgate.providers.base import GatewayRequest, UpstreamReply, UpstreamStream
 from lmgate.providers.http import UpstreamPool
+from lmgate.routing.cooldowns import Cooldowns
+from lmgate.routing.outcomes import Verdict, backoff_delay, classify
+from lmgate.routing.strategies import DeploymentStats, order
+from lmgate.routing.stream import OnClose, PeekedStream
+from lmgate.routing.trace import RouteTrace
+
+log = logging.getLogger("lmgate.route")
+ROUTE_HEADER = "x-lmgate-route"
+
+
+@dataclass(slots=True)
+class RouterState:
+    """What outlives a config reload: cooldowns, quota counters, live stats (keyed by deployment name)."""
+
+    cooldowns: Cooldowns = field(default_factory=Cooldowns)
+    quotas: QuotaStore = field(default_factory=MemoryQuotas)
+    stats: dict[str, DeploymentStats] = field(default_factory=dict)
+
+    def stats_for(self, name: str) -> DeploymentStats:
+        s = self.stats.get(name)
+        if s is None:
+            s = self.stats[name] = DeploymentStats()
+        return s
 
 
 @dataclass(slots=True)
 class RouteResult:
     deployment: Deployment
     answer: UpstreamReply | UpstreamStream
-    attempts: list[tuple[str, str]] = field(default_factory=list)  # (deployment name, outcome)
+    trace: RouteTrace
+
+    @property
+    def attempts(self) -> list[tuple[str, str]]:
+        return [(a.deployment, a.outcome) for a in self.trace.attempts]
+
+
+class _Divert(Exception):
+    """A client-side refusal: stop trying this alias (and maybe switch to a special chain)."""
+
+    def __init__(self, verdict: Verdict, error: UpstreamError) -> None:
+        self.verdict = verdict
+        self.error = error
+
+
+def _tokens(usage: dict[str, object] | None) -> int:
+    if not usage:
+        return 0
+    total = usage.get("total_tokens")
+    if isinstance(total, int):
+        return total
+    parts = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    return sum(p for p in parts if isinstance(p, int))
 
 
 class Router:
-    def __init__(self, config: RuntimeConfig, pool: UpstreamPool, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        pool: UpstreamPool,
+        state: RouterState | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.config = config
         self.pool = pool
+        self.state = state or RouterState()
         self._rng = rng or random.Random()
+        self._quota = {d.name: Quota(d.rpm, d.tpm, d.rpd) for d in config.deployments}
+        self._coolable = {d.name: self._may_cool(d) for d in config.deployments}
+
+    def _may_cool(self, d: Deployment) -> bool:
+        """LiteLLM does not cool down an alias's only deployment unless allowed_fails is set; lmgate also
+        does when the alias has a fallback chain to absorb its traffic."""
+        policy = self.config.policy
+        if not policy.cooldowns:
+            return False
+        chain = self.config.chains.get(d.alias)
+        alone = len(self.config.aliases.get(d.alias, ())) <= 1
+        return not alone or policy.allowed_fails_explicit or bool(chain and chain.fallbacks)
 
     def deployments(self, alias: str) -> list[Deployment]:
         deps = self.config.aliases.get(alias)
@@ -39,26 +108,178 @@ class Router:
             )
         return deps
 
-    def order(self, deps: list[Deployment]) -> list[Deployment]:
-        """Weighted shuffle: deployments with a larger weight (or rpm) are tried first more often."""
-        if len(deps) == 1:
-            return deps
-        keyed = [(self._rng.random() ** (1.0 / d.weight) if d.weight > 0 else 0.0, i) for i, d in enumerate(deps)]
-        return [deps[i] for _, i in sorted(keyed, reverse=True)]
+    def plan(self, alias: str) -> list[str]:
+        """The aliases tried for `alias`, in order (without the special chains)."""
+        chain = self.config.chains.get(alias)
+        return [alias, *(chain.fallbacks if chain else ())]
 
     async def send(self, request: GatewayRequest) -> RouteResult:
-        attempts: list[tuple[str, str]] = []
+        self.deployments(request.model)
+        trace = RouteTrace()
+        try:
+            result = await self._route(request, trace)
+        except GatewayError as exc:
+            if trace.attempts:
+                exc.headers[ROUTE_HEADER] = trace.header()
+                log.info("route %s failed: %s", request.model, trace.header())
+            raise
+        if trace.eventful:
+            log.info("route %s: %s", request.model, trace.header())
+        return result
+
+    async def _route(self, request: GatewayRequest, trace: RouteTrace) -> RouteResult:
+        plan = self.plan(request.model)
+        switched = False
         last: UpstreamError | None = None
-        for dep in self.order(self.deployments(request.model)):
+        i = 0
+        while i < len(plan):
+            alias = plan[i]
+            i += 1
             try:
-                answer = await dep.adapter.send(self.pool, dep, request)
-            except UpstreamError as exc:
-                attempts.append((dep.name, exc.outcome))
-                if not exc.retryable:
-                    raise
-                last = exc
+                outcome = await self._try_alias(alias, request, trace)
+            except _Divert as d:
+                special = None if switched else self._special_chain(d.verdict, alias, request.model)
+                if not special:
+                    raise d.error from None
+                plan, i, switched, last = list(special), 0, True, d.error
                 continue
-            attempts.append((dep.name, "ok"))
-            return RouteResult(dep, answer, attempts)
-        assert last is not None
-        raise last
+            if isinstance(outcome, RouteResult):
+                return outcome
+            last = outcome or last
+        if last is not None:
+            raise last
+        raise self._nothing_sent(request.model, trace)
+
+    def _special_chain(self, verdict: Verdict, alias: str, requested: str) -> tuple[str, ...]:
+        if verdict not in (Verdict.CONTEXT, Verdict.CONTENT):
+            return ()
+        for name in (alias, requested):
+            chain = self.config.chains.get(name)
+            if chain is not None:
+                found = chain.context_window if verdict is Verdict.CONTEXT else chain.content_policy
+                if found:
+                    return found
+        return ()
+
+    def _nothing_sent(self, alias: str, trace: RouteTrace) -> GatewayError:
+        if trace.cooldown_wait is not None:
+            wait = trace.cooldown_wait
+            err: GatewayError = NoHealthyDeployment(
+                f"every deployment for '{alias}' and its fallbacks is cooling down after failures; "
+                f"retry in {wait:.0f} s (GET /health shows why)"
+            )
+        else:
+            wait = trace.quota_wait or 1.0
+            err = QuotaExceeded(
+                f"every deployment for '{alias}' and its fallbacks has used its upstream quota (rpm/tpm/rpd); "
+                f"nothing was sent; retry in {wait:.0f} s"
+            )
+        err.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        return err
+
+    async def _try_alias(
+        self, alias: str, request: GatewayRequest, trace: RouteTrace
+    ) -> RouteResult | UpstreamError | None:
+        """One alias: every deployment once, then retry rounds with backoff. Returns the answer or the last error."""
+        policy = self.config.policy
+        deps = order(policy.strategy, self.config.aliases[alias], self.state.stats_for, self._rng)
+        candidates = [(d, policy.num_retries if d.max_retries is None else d.max_retries) for d in deps]
+        last: UpstreamError | None = None
+        hint: float | None = None
+        round_ = 0
+        while candidates:
+            if round_:
+                await asyncio.sleep(backoff_delay(round_, hint, policy, self._rng))
+            again: list[tuple[Deployment, int]] = []
+            hint = None
+            for dep, left in candidates:
+                if not await self._admit(dep, trace):
+                    continue
+                started = time.perf_counter()
+                try:
+                    answer = await self._attempt(dep, request)
+                except UpstreamError as exc:
+                    trace.add(dep.name, exc.outcome, time.perf_counter() - started)
+                    verdict = classify(exc)
+                    if verdict in (Verdict.FATAL, Verdict.CONTEXT, Verdict.CONTENT):
+                        raise _Divert(verdict, exc) from None
+                    last = exc
+                    if self._failed(dep, exc, verdict) and left > 0:
+                        again.append((dep, left - 1))
+                        if exc.retry_after is not None:
+                            hint = max(hint or 0.0, exc.retry_after)
+                    continue
+                trace.add(dep.name, "ok", time.perf_counter() - started)
+                return RouteResult(dep, answer, trace)
+            candidates = again
+            round_ += 1
+        return last
+
+    async def _admit(self, dep: Deployment, trace: RouteTrace) -> bool:
+        """Skip (and record) a deployment that is cooling down or over its quota; count the request otherwise."""
+        left = self.state.cooldowns.remaining(dep.name)
+        if left > 0:
+            trace.skip_cooldown(dep.name, left)
+            return False
+        quota = self._quota.get(dep.name)
+        if quota:
+            denial = await self.state.quotas.acquire(dep.name, quota)
+            if denial is not None:
+                trace.skip_quota(dep.name, denial.limit, denial.retry_after)
+                return False
+        return True
+
+    def _failed(self, dep: Deployment, exc: UpstreamError, verdict: Verdict) -> bool:
+        """Book a failure (stats, cooldowns); True when retrying this deployment may help."""
+        stats = self.state.stats_for(dep.name)
+        stats.failures += 1
+        stats.last_error = exc.message[:300]
+        policy = self.config.policy
+        coolable = self._coolable.get(dep.name, False)
+        cooldowns = self.state.cooldowns
+        if verdict is Verdict.COOL_NOW:
+            if coolable:
+                cooldowns.start(dep.name, policy.cooldown_time, exc.outcome)
+            return False
+        wait = exc.retry_after
+        if wait is not None and wait > policy.backoff_max:
+            # Too long to wait inside this request: never call it again before the upstream said so.
+            if coolable:
+                cooldowns.start(dep.name, wait, f"{exc.outcome} retry-after")
+            return False
+        if coolable and cooldowns.failure(dep.name, policy.allowed_fails, policy.cooldown_time, exc.outcome):
+            return False
+        return verdict is Verdict.RETRY
+
+    async def _attempt(self, dep: Deployment, request: GatewayRequest) -> UpstreamReply | UpstreamStream:
+        stats = self.state.stats_for(dep.name)
+        stats.in_flight += 1
+        stats.requests += 1
+        started = time.perf_counter()
+        try:
+            answer = await dep.adapter.send(self.pool, dep, request)
+            if isinstance(answer, UpstreamStream):
+                peeked = await PeekedStream.open(answer, answer.wire == request.wire, self._stream_closer(dep))
+                stats.observe_latency(time.perf_counter() - started)
+                return peeked
+        except BaseException:
+            stats.in_flight -= 1
+            raise
+        stats.in_flight -= 1
+        stats.observe_latency(time.perf_counter() - started)
+        await self._count_tokens(dep, answer.usage)
+        return answer
+
+    def _stream_closer(self, dep: Deployment) -> OnClose:
+        async def closed(stream: PeekedStream) -> None:
+            self.state.stats_for(dep.name).in_flight -= 1
+            await self._count_tokens(dep, stream.usage)
+
+        return closed
+
+    async def _count_tokens(self, dep: Deployment, usage: dict[str, object] | None) -> None:
+        tokens = _tokens(usage)
+        if tokens:
+            self.state.stats_for(dep.name).add_tokens(tokens)
+            if dep.tpm is not None:
+                await self.state.quotas.add_tokens(dep.name, tokens)
