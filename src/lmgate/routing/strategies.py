@@ -1,0 +1,80 @@
+"""Ordering an alias's deployments: LiteLLM's routing strategies over live per-deployment stats."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lmgate.config.runtime import Deployment
+
+LATENCY_ALPHA = 0.3  # weight of the newest sample in the moving average
+
+
+@dataclass(slots=True)
+class DeploymentStats:
+    """Live numbers for one deployment (kept across config reloads, keyed by deployment name)."""
+
+    in_flight: int = 0
+    latency: float | None = None  # EWMA seconds: whole answer, or time to first frame of a stream
+    requests: int = 0
+    failures: int = 0
+    last_error: str = ""
+    tokens_minute: int = 0
+    _minute: int = -1
+
+    def observe_latency(self, seconds: float) -> None:
+        prev = self.latency
+        self.latency = seconds if prev is None else prev + LATENCY_ALPHA * (seconds - prev)
+
+    def add_tokens(self, tokens: int) -> None:
+        minute = int(time.time() // 60)
+        if minute != self._minute:
+            self._minute, self.tokens_minute = minute, 0
+        self.tokens_minute += tokens
+
+    def recent_tokens(self) -> int:
+        return self.tokens_minute if self._minute == int(time.time() // 60) else 0
+
+
+Stats = Callable[[str], DeploymentStats]
+
+
+def weighted_shuffle(deps: list[Deployment], rng: random.Random) -> list[Deployment]:
+    """simple-shuffle: a deployment with a larger weight (or rpm) comes first more often."""
+    keyed = [(rng.random() ** (1.0 / d.weight) if d.weight > 0 else 0.0, i) for i, d in enumerate(deps)]
+    return [deps[i] for _, i in sorted(keyed, reverse=True)]
+
+
+def _by(deps: list[Deployment], key: Callable[[Deployment], Any], rng: random.Random) -> list[Deployment]:
+    """Ascending by `key`, ties broken at random so equal deployments share the load."""
+    return [d for _, _, d in sorted((key(d), rng.random(), d) for d in deps)]
+
+
+def _usage_share(d: Deployment, stats: Stats) -> float:
+    tokens = stats(d.name).recent_tokens()
+    return tokens / d.tpm if d.tpm else float(tokens)
+
+
+def _cost(d: Deployment) -> float:
+    info = d.info
+    if info is None:
+        return 0.0
+    return (info.input_cost_per_token or 0.0) + (info.output_cost_per_token or 0.0)
+
+
+def order(strategy: str, deps: list[Deployment], stats: Stats, rng: random.Random) -> list[Deployment]:
+    """The alias's deployments in the order to try them."""
+    if len(deps) == 1:
+        return deps
+    if strategy == "least-busy":
+        return _by(deps, lambda d: stats(d.name).in_flight, rng)
+    if strategy == "latency-based-routing":
+        return _by(deps, lambda d: stats(d.name).latency or 0.0, rng)
+    if strategy in ("usage-based-routing", "usage-based-routing-v2"):
+        return _by(deps, lambda d: _usage_share(d, stats), rng)
+    if strategy == "cost-based-routing":
+        return _by(deps, _cost, rng)
+    return weighted_shuffle(deps, rng)

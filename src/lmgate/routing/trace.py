@@ -1,0 +1,46 @@
+"""The route a request took: each attempt or skip, its outcome and time (x-lmgate-route, request log)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class RouteAttempt:
+    deployment: str
+    outcome: str  # ok | a status code | timeout | unreachable | bad-response | cooldown | quota-rpm ...
+    seconds: float | None = None  # None for candidates skipped before sending
+
+    def render(self) -> str:
+        if self.seconds is None:
+            return f"{self.deployment}:{self.outcome}"
+        s = self.seconds
+        took = f"{s:.1f}s" if s >= 0.1 else f"{s * 1000:.0f}ms"
+        return f"{self.deployment}:{self.outcome}:{took}"
+
+
+@dataclass(slots=True)
+class RouteTrace:
+    attempts: list[RouteAttempt] = field(default_factory=list)
+    cooldown_wait: float | None = None  # shortest remaining cooldown among skipped candidates
+    quota_wait: float | None = None  # shortest wait until a skipped candidate's quota frees up
+
+    def add(self, deployment: str, outcome: str, seconds: float | None = None) -> None:
+        self.attempts.append(RouteAttempt(deployment, outcome, seconds))
+
+    def skip_cooldown(self, deployment: str, remaining: float) -> None:
+        self.add(deployment, "cooldown")
+        self.cooldown_wait = remaining if self.cooldown_wait is None else min(self.cooldown_wait, remaining)
+
+    def skip_quota(self, deployment: str, limit: str, wait: float) -> None:
+        self.add(deployment, f"quota-{limit}")
+        self.quota_wait = wait if self.quota_wait is None else min(self.quota_wait, wait)
+
+    @property
+    def eventful(self) -> bool:
+        """More than one clean attempt: worth a line in the log."""
+        return len(self.attempts) != 1 or self.attempts[0].outcome != "ok"
+
+    def header(self) -> str:
+        """`cloud-kimi:503:0.4s>vllm-qwen:ok:1.2s`"""
+        return ">".join(a.render() for a in self.attempts)
