@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from typing import Annotated
 
 import typer
@@ -21,6 +23,9 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = load_or_exit(config)
     print_problems(f"{len(cfg.warnings)} config warning(s):", cfg.warnings, "yellow")
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Workers share metrics through files; must be set before prometheus_client is imported.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lmgate-metrics-")
     from lmgate.server.run import serve as run  # the server stack loads only for this command
 
     run(cfg, host, port, workers)

@@ -5,6 +5,7 @@ Every path is also served without the `/v1` prefix, as LiteLLM does.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -12,8 +13,9 @@ from aiohttp import web
 
 from lmgate.errors import BadRequest, GatewayError, ModelNotFound, UpstreamError
 from lmgate.inbound.common import read_json_body, require_model, state
+from lmgate.observability import tracking
 from lmgate.providers.base import Endpoint, GatewayRequest, UpstreamReply
-from lmgate.routing.router import RouteResult
+from lmgate.routing.router import ROUTE_HEADER, RouteResult
 
 NAME = "openai"
 JSON = "application/json"
@@ -40,14 +42,22 @@ def _gateway_request(endpoint: Endpoint, body: dict[str, Any]) -> GatewayRequest
 
 
 def _route_headers(result: RouteResult) -> dict[str, str]:
-    return {"x-lmgate-deployment": result.deployment.name}
+    return {"x-lmgate-deployment": result.deployment.name, ROUTE_HEADER: result.trace.header()}
 
 
 async def _respond(request: web.Request, greq: GatewayRequest) -> web.StreamResponse:
-    greq.allow_remote_images = bool(state(request).config.file.general_settings.allow_remote_images)
-    result = await state(request).router.send(greq)
+    st = state(request)
+    settings = st.config.file.general_settings
+    greq.allow_remote_images = bool(settings.allow_remote_images)
+    rec = tracking.record_of(request)
+    tracking.note_request(rec, greq.model, greq.stream, greq.body, bool(settings.log_content))
+    started = time.perf_counter()
+    result = await st.router.send(greq)
+    tracking.note_route(rec, result, st.config)
     answer = result.answer
     if isinstance(answer, UpstreamReply):
+        tracking.note_upstream_time(rec, time.perf_counter() - started)
+        tracking.note_usage(rec, result.deployment, answer.usage)
         raw = answer.raw if answer.wire == NAME else orjson.dumps(answer.canonical())
         headers = _route_headers(result)
         headers["Content-Type"] = JSON
@@ -57,6 +67,8 @@ async def _respond(request: web.Request, greq: GatewayRequest) -> web.StreamResp
         await resp.prepare(request)
         if answer.wire == NAME:
             async for frame in answer.frames():
+                if rec is not None and rec.ttft_s is None:
+                    rec.mark_first_byte()
                 await resp.write(frame)
         else:
             async for chunk in answer.chunks():
@@ -65,15 +77,19 @@ async def _respond(request: web.Request, greq: GatewayRequest) -> web.StreamResp
             await resp.write(b"data: [DONE]\n\n")
     except UpstreamError as exc:
         # Bytes already reached the client: end the stream with an error event the SDKs raise on.
+        tracking.note_error(rec, exc)
         await resp.write(b"data: " + orjson.dumps(error_body(exc)) + b"\n\n")
     except ConnectionResetError:
         return resp  # the client went away; the upstream request is closed below
     finally:
         await answer.aclose()
+        tracking.note_upstream_time(rec, time.perf_counter() - started)
+        tracking.note_usage(rec, result.deployment, answer.usage)
     await resp.write_eof()
     return resp
 
 
+@tracking.model_endpoint
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     greq = _gateway_request("chat", body)
@@ -83,6 +99,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return await _respond(request, greq)
 
 
+@tracking.model_endpoint
 async def completions(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     greq = _gateway_request("completion", body)
@@ -91,6 +108,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
     return await _respond(request, greq)
 
 
+@tracking.model_endpoint
 async def embeddings(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     greq = _gateway_request("embedding", body)

@@ -11,21 +11,24 @@ from lmgate.inbound import PROTOCOLS
 from lmgate.inbound.common import STATE, GatewayState
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing import Router
-from lmgate.server import health, middleware
+from lmgate.server import health, middleware, observe
 
 
 def create_app(config: RuntimeConfig) -> web.Application:
     app = web.Application(
         client_max_size=config.max_body_bytes,
-        middlewares=[middleware.errors, middleware.auth],
+        middlewares=[observe.observe, middleware.errors, middleware.auth],
         handler_args={"max_field_size": 65536},
     )
     pool = UpstreamPool()
     app[STATE] = GatewayState(config=config, router=Router(config, pool), pool=pool)
+    app[observe.OBSERVER] = observe.build_observer(config)
     app.add_routes(health.routes())
+    app.add_routes(observe.routes())
     for protocol in PROTOCOLS:
         app.add_routes(protocol.routes())
     app.cleanup_ctx.append(_upstream_sessions)
+    app.cleanup_ctx.append(observe.request_log_lifespan)
     return app
 
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from lmgate.errors import AuthenticationFailed, BodyTooLarge, GatewayError, RouteNotFound
 from lmgate.inbound import protocol_for
 from lmgate.inbound.common import STATE
+from lmgate.observability.tracking import note_error, record_of
 
 log = logging.getLogger("lmgate.server")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -35,13 +36,15 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except GatewayError as err:
+        note_error(record_of(request), err)
         return protocol_for(request.path).render_error(err)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return protocol_for(request.path).render_error(_from_http_exception(exc))
-    except Exception:
+    except Exception as exc:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        note_error(record_of(request), exc)
         internal = GatewayError("internal error in the gateway; the operator's log has the details")
         return protocol_for(request.path).render_error(internal)
 
@@ -54,11 +57,16 @@ def presented_key(request: web.Request) -> str | None:
     return request.headers.get("x-api-key") or request.headers.get("api-key")
 
 
+def _metrics_are_public(request: web.Request) -> bool:
+    gs = request.app[STATE].config.file.general_settings
+    return request.path in ("/metrics", "/metrics/") and not gs.require_auth_for_metrics_endpoint
+
+
 @web.middleware
 async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     """With general_settings.master_key set, every non-public path needs it; otherwise open."""
     master = request.app[STATE].config.master_key
-    if master is None or request.path in PUBLIC_PATHS:
+    if master is None or request.path in PUBLIC_PATHS or _metrics_are_public(request):
         return await handler(request)
     key = presented_key(request)
     if not key:

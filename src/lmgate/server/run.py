@@ -10,8 +10,10 @@ import signal
 import sys
 
 from aiohttp import web
+from prometheus_client.multiprocess import mark_process_dead
 
 from lmgate.config.runtime import RuntimeConfig
+from lmgate.observability.metrics import multiprocess_dir
 from lmgate.server.app import create_app
 
 log = logging.getLogger("lmgate")
@@ -25,7 +27,9 @@ def _install_fast_loop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-def run_worker(config: RuntimeConfig, host: str, port: int, reuse_port: bool = False) -> None:
+def run_worker(config: RuntimeConfig, host: str, port: int, reuse_port: bool = False, worker_id: int | None = None) -> None:
+    if worker_id is not None:
+        os.environ["LMGATE_WORKER_ID"] = str(worker_id)  # per-worker request log file
     _install_fast_loop()
     app = create_app(config)
     log.info(
@@ -54,7 +58,7 @@ def serve(config: RuntimeConfig, host: str, port: int, workers: int = 1) -> None
         run_worker(config, host, port)
         return
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=run_worker, args=(config, host, port, True), daemon=False) for _ in range(workers)]
+    procs = [ctx.Process(target=run_worker, args=(config, host, port, True, i), daemon=False) for i in range(1, workers + 1)]
     for p in procs:
         p.start()
 
@@ -67,4 +71,6 @@ def serve(config: RuntimeConfig, host: str, port: int, workers: int = 1) -> None
     signal.signal(signal.SIGINT, stop)
     for p in procs:
         p.join()
+        if multiprocess_dir():
+            mark_process_dead(p.pid)
     sys.exit(max((p.exitcode or 0) for p in procs))

@@ -1,0 +1,1 @@
+"""Accounting: token usage extraction and cost."""

@@ -1,0 +1,68 @@
+"""Cost per request: `model_info` prices first, then a small table of common paid models.
+
+Local and self-hosted upstreams, OpenRouter `:free` models and flat-rate Ollama Cloud cost 0 unless
+`model_info` says otherwise. Table figures are USD per token from the providers' public price pages
+(standard tier, no batch or cache discounts); override them in `model_info` when they change.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lmgate.config.runtime import Deployment
+
+M = 1e-6  # prices below are quoted per million tokens
+
+PRICES: dict[str, tuple[float, float]] = {
+    # OpenAI
+    "gpt-4o": (2.50 * M, 10.00 * M),
+    "gpt-4o-mini": (0.15 * M, 0.60 * M),
+    "gpt-4.1": (2.00 * M, 8.00 * M),
+    "gpt-4.1-mini": (0.40 * M, 1.60 * M),
+    "gpt-4.1-nano": (0.10 * M, 0.40 * M),
+    "o3-mini": (1.10 * M, 4.40 * M),
+    "o4-mini": (1.10 * M, 4.40 * M),
+    "text-embedding-3-small": (0.02 * M, 0.0),
+    "text-embedding-3-large": (0.13 * M, 0.0),
+    # Anthropic
+    "claude-sonnet-4": (3.00 * M, 15.00 * M),
+    "claude-opus-4": (15.00 * M, 75.00 * M),
+    "claude-3-5-haiku": (0.80 * M, 4.00 * M),
+    # Groq
+    "llama-3.3-70b-versatile": (0.59 * M, 0.79 * M),
+    "llama-3.1-8b-instant": (0.05 * M, 0.08 * M),
+    # Google
+    "gemini-2.5-pro": (1.25 * M, 10.00 * M),
+    "gemini-2.5-flash": (0.30 * M, 2.50 * M),
+    "gemini-2.0-flash": (0.10 * M, 0.40 * M),
+    # Mistral
+    "mistral-small-latest": (0.10 * M, 0.30 * M),
+    "mistral-large-latest": (2.00 * M, 6.00 * M),
+    # DeepSeek
+    "deepseek-chat": (0.27 * M, 1.10 * M),
+    "deepseek-reasoner": (0.55 * M, 2.19 * M),
+}
+
+FREE_PROVIDERS = frozenset({"mock", "hosted_vllm", "ollama", "ollama_chat", "lm_studio", "llamafile"})
+_DATED = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
+
+
+def unit_prices(deployment: Deployment) -> tuple[float, float, str]:
+    """(input USD/token, output USD/token, source) for a deployment."""
+    info = deployment.info
+    if info and (info.input_cost_per_token is not None or info.output_cost_per_token is not None):
+        return info.input_cost_per_token or 0.0, info.output_cost_per_token or 0.0, "model_info"
+    if deployment.provider in FREE_PROVIDERS or deployment.upstream_model.endswith(":free"):
+        return 0.0, 0.0, "free"
+    name = deployment.upstream_model.rsplit("/", 1)[-1]
+    price = PRICES.get(name) or PRICES.get(_DATED.sub("", name))
+    if price is None:
+        return 0.0, 0.0, "unknown"
+    return price[0], price[1], "table"
+
+
+def cost(deployment: Deployment, prompt_tokens: int, completion_tokens: int) -> tuple[float, str]:
+    pin, pout, source = unit_prices(deployment)
+    return prompt_tokens * pin + completion_tokens * pout, source

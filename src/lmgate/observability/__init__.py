@@ -1,0 +1,1 @@
+"""Observability: the per-request record, Prometheus metrics, and the durable request log."""

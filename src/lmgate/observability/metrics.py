@@ -1,0 +1,121 @@
+"""Prometheus metrics for `/metrics` (prometheus_client; multiprocess mode under `--workers N`).
+
+Labels carry aliases, deployment names, providers, status codes and protocols only: never a key,
+a prompt or an upstream URL. With `litellm_settings.litellm_compat_metrics: true` LiteLLM's metric
+names are exported as well (see `compat.py`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess as mp
+
+if TYPE_CHECKING:
+    from lmgate.observability.compat import LiteLLMMetrics
+    from lmgate.observability.record import RequestRecord
+
+# From sub-millisecond gateway overhead to multi-minute generations.
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600,
+)
+REQUEST_LABELS = ("requested_model", "model_group", "deployment", "provider", "status_code", "inbound_protocol")
+DEPLOYMENT_STATES = ("healthy", "cooling_down", "over_quota")
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+
+class Metrics:
+    """The gateway's own metric families, registered on a private registry (no module globals)."""
+
+    def __init__(self, litellm_compat: bool = False) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("lmgate_requests", "Proxied requests.", REQUEST_LABELS, registry=r)
+        self.request_seconds = Histogram(
+            "lmgate_request_duration_seconds", "Whole request time as the client saw it.",
+            ("requested_model", "inbound_protocol", "stream"), buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.upstream_seconds = Histogram(
+            "lmgate_upstream_duration_seconds", "Time in the upstream attempt that answered.",
+            ("deployment", "provider"), buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.overhead_seconds = Histogram(
+            "lmgate_overhead_duration_seconds", "Request time not spent waiting on upstreams (non-streamed).",
+            ("inbound_protocol",), buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.ttft_seconds = Histogram(
+            "lmgate_time_to_first_token_seconds", "Time to the first streamed byte sent to the client.",
+            ("requested_model", "deployment"), buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.input_tokens = Counter("lmgate_input_tokens", "Prompt tokens.", ("model_group", "deployment", "provider"), registry=r)
+        self.output_tokens = Counter("lmgate_output_tokens", "Completion tokens.", ("model_group", "deployment", "provider"), registry=r)
+        self.cost = Counter("lmgate_spend_usd", "Estimated spend in USD.", ("model_group", "deployment", "provider"), registry=r)
+        self.fallbacks = Counter("lmgate_fallbacks", "Moves to another alias of a chain.", ("from_model", "to_model", "reason"), registry=r)
+        self.retries = Counter("lmgate_upstream_failures", "Failed upstream attempts.", ("deployment", "provider", "outcome"), registry=r)
+        self.rate_limited = Counter("lmgate_rate_limit_rejections", "Requests refused by a limit.", ("scope", "name"), registry=r)
+        self.in_flight = Gauge(
+            "lmgate_in_flight_requests", "Requests being served now.", ("inbound_protocol",),
+            registry=r, multiprocess_mode="livesum",
+        )
+        self.deployment_state = Gauge(
+            "lmgate_deployment_state", "1 for the state each deployment is in.",
+            ("deployment", "model_group", "provider", "state"), registry=r, multiprocess_mode="liveall",
+        )
+        self.compat: LiteLLMMetrics | None = None
+        if litellm_compat:
+            from lmgate.observability.compat import LiteLLMMetrics
+
+            self.compat = LiteLLMMetrics(r)
+
+    def observe(self, rec: RequestRecord) -> None:
+        """Count one finished request (called once per request, after the response is complete)."""
+        status = str(rec.status)
+        self.requests.labels(
+            rec.requested_model, rec.model_group, rec.deployment, rec.provider, status, rec.inbound
+        ).inc()
+        self.request_seconds.labels(rec.requested_model, rec.inbound, "true" if rec.stream else "false").observe(rec.latency_s)
+        if rec.upstream_s is not None and rec.deployment:
+            self.upstream_seconds.labels(rec.deployment, rec.provider).observe(rec.upstream_s)
+            if not rec.stream:
+                self.overhead_seconds.labels(rec.inbound).observe(max(0.0, rec.latency_s - rec.upstream_s))
+        if rec.ttft_s is not None and rec.stream:
+            self.ttft_seconds.labels(rec.requested_model, rec.deployment).observe(rec.ttft_s)
+        if rec.deployment:
+            labels = (rec.model_group, rec.deployment, rec.provider)
+            if rec.prompt_tokens:
+                self.input_tokens.labels(*labels).inc(rec.prompt_tokens)
+            if rec.completion_tokens:
+                self.output_tokens.labels(*labels).inc(rec.completion_tokens)
+            if rec.cost:
+                self.cost.labels(*labels).inc(rec.cost)
+        previous_group = ""
+        for attempt in rec.attempts:
+            if previous_group and attempt.model_group != previous_group:
+                reason = rec.attempts[rec.attempts.index(attempt) - 1].outcome
+                self.fallbacks.labels(previous_group, attempt.model_group, reason).inc()
+            previous_group = attempt.model_group
+            if attempt.outcome != "ok":
+                self.retries.labels(attempt.deployment, attempt.provider, attempt.outcome).inc()
+        if self.compat is not None:
+            self.compat.observe(rec)
+
+    def set_deployment_states(self, states: list[tuple[str, str, str, str]]) -> None:
+        """states: (deployment, model_group, provider, state) — one-hot per deployment."""
+        for deployment, group, provider, state in states:
+            for name in DEPLOYMENT_STATES:
+                self.deployment_state.labels(deployment, group, provider, name).set(1 if name == state else 0)
+            if self.compat is not None:
+                self.compat.deployment_state(deployment, provider, state)
+
+    def render(self) -> bytes:
+        directory = multiprocess_dir()
+        if directory:
+            registry = CollectorRegistry()
+            mp.MultiProcessCollector(registry, path=directory)
+            return generate_latest(registry)
+        return generate_latest(self.registry)

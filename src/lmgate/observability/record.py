@@ -1,0 +1,83 @@
+"""One record per proxied request: filled in along the request path, emitted once at the end."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Attempt:
+    deployment: str
+    model_group: str
+    provider: str
+    outcome: str  # "ok", an HTTP status, "timeout", "unreachable", ...
+    seconds: float
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    inbound: str  # client protocol: openai | ollama | anthropic
+    path: str
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: float = field(default_factory=time.time)
+    t0: float = field(default_factory=time.perf_counter)
+    requested_model: str = ""
+    key_alias: str = ""
+    stream: bool = False
+    status: int = 0
+    deployment: str = ""
+    model_group: str = ""  # alias of the deployment that answered (differs from requested after fallback)
+    provider: str = ""
+    upstream_model: str = ""
+    attempts: list[Attempt] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    cost_source: str = ""
+    latency_s: float = 0.0
+    upstream_s: float | None = None
+    ttft_s: float | None = None
+    error_class: str = ""
+    error_message: str = ""
+    content: dict[str, Any] | None = None
+
+    def mark_first_byte(self) -> None:
+        if self.ttft_s is None:
+            self.ttft_s = time.perf_counter() - self.t0
+
+    def finish(self, status: int) -> None:
+        self.status = status
+        self.latency_s = time.perf_counter() - self.t0
+
+    def as_log(self) -> dict[str, Any]:
+        """The JSON line written to the request log (no prompt text unless `content` was set)."""
+        out: dict[str, Any] = {
+            "request_id": self.request_id,
+            "time": round(self.started_at, 3),
+            "key_alias": self.key_alias,
+            "inbound": self.inbound,
+            "path": self.path,
+            "requested_model": self.requested_model,
+            "model_group": self.model_group,
+            "deployment": self.deployment,
+            "provider": self.provider,
+            "upstream_model": self.upstream_model,
+            "route": [[a.deployment, a.outcome, round(a.seconds, 4)] for a in self.attempts],
+            "status": self.status,
+            "stream": self.stream,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost": self.cost,
+            "latency_s": round(self.latency_s, 6),
+            "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 6),
+            "upstream_s": None if self.upstream_s is None else round(self.upstream_s, 6),
+            "error_class": self.error_class,
+        }
+        if self.error_message:
+            out["error"] = self.error_message
+        if self.content is not None:
+            out["content"] = self.content
+        return out

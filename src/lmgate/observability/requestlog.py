@@ -1,0 +1,150 @@
+"""The durable request log: records queue in memory, leave in batches, and are never lost.
+
+`submit()` only appends to a deque (no I/O on the request path). A background task drains it every
+`interval` seconds (or sooner when `batch_size` records wait) into each sink. When a sink fails, the
+batch is journaled to a spool file on disk for that sink and replayed, oldest first, once the sink
+accepts writes again. On shutdown the queue is flushed; what a dead sink could not take stays spooled
+and is replayed at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from lmgate.observability.record import RequestRecord
+
+log = logging.getLogger("lmgate.requestlog")
+
+
+class Sink(Protocol):
+    name: str
+
+    async def write(self, records: Sequence[dict[str, Any]]) -> None:
+        """Persist all records or raise; must be idempotent per request_id (batches may be replayed)."""
+
+    async def prepare(self) -> None:
+        """Get ready at start-up (e.g. create tables); failures are logged, writes retry later."""
+
+    async def close(self) -> None: ...
+
+
+class Spool:
+    """Per-sink journal files of batches a sink refused."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _files(self, sink: str) -> list[Path]:
+        if not self.directory.exists():
+            return []
+        return sorted(self.directory.glob(f"{sink}-*.jsonl"))
+
+    def pending(self, sink: str) -> bool:
+        return bool(self._files(sink))
+
+    def save(self, sink: str, records: Sequence[dict[str, Any]]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{sink}-{time.time_ns():020d}-{os.getpid()}.jsonl"
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            fh.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.rename(path)
+
+    async def replay(self, sink: Sink) -> int:
+        """Write spooled batches to `sink`, deleting each file once accepted. Raises if the sink fails."""
+        count = 0
+        for path in self._files(sink.name):
+            records = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+            await sink.write(records)
+            path.unlink()
+            count += len(records)
+        return count
+
+
+class RequestLog:
+    def __init__(
+        self,
+        sinks: list[Sink],
+        spool: Spool,
+        *,
+        batch_size: int = 500,
+        interval: float = 0.5,
+        log_content: bool = False,
+    ) -> None:
+        self.sinks = sinks
+        self.spool = spool
+        self.batch_size = batch_size
+        self.interval = interval
+        self.log_content = log_content
+        self._queue: deque[RequestRecord] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._failing: set[str] = set()
+
+    def submit(self, record: RequestRecord) -> None:
+        self._queue.append(record)
+        if len(self._queue) >= self.batch_size:
+            self._wake.set()
+
+    async def start(self) -> None:
+        for sink in self.sinks:
+            try:
+                await sink.prepare()
+            except Exception as exc:
+                log.error("request log sink %s is not ready (%s); records will be spooled", sink.name, exc)
+        await self.flush()  # replays anything spooled by an earlier run
+        self._task = asyncio.create_task(self._run(), name="lmgate-request-log")
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # never let the writer die; the batch is already spooled
+                log.exception("request log flush failed")
+
+    async def flush(self) -> None:
+        batch = [self._queue.popleft().as_log() for _ in range(len(self._queue))]
+        for sink in self.sinks:
+            await self._deliver(sink, batch)
+
+    async def _deliver(self, sink: Sink, batch: list[dict[str, Any]]) -> None:
+        try:
+            if self.spool.pending(sink.name):
+                replayed = await self.spool.replay(sink)
+                log.warning("request log sink %s is back; replayed %d spooled records", sink.name, replayed)
+            if batch:
+                await sink.write(batch)
+            self._failing.discard(sink.name)
+        except Exception as exc:
+            if batch:
+                self.spool.save(sink.name, batch)
+            if sink.name not in self._failing:
+                log.error("request log sink %s failed (%s); spooling records to %s", sink.name, exc, self.spool.directory)
+                self._failing.add(sink.name)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+        for sink in self.sinks:
+            try:
+                await sink.close()
+            except Exception:
+                log.exception("closing request log sink %s", sink.name)

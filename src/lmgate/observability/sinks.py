@@ -1,0 +1,73 @@
+"""Where request records go: a rotating JSONL file, and the database when one is configured."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from lmgate.store.engine import Store
+
+
+class JsonlFileSink:
+    """Appends one JSON line per record; rotates to `.1`, `.2`, … past `max_bytes`."""
+
+    name = "file"
+
+    def __init__(self, path: Path, max_bytes: int = 50 * 1024 * 1024, backups: int = 5) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+
+    def _rotate(self) -> None:
+        for i in range(self.backups - 1, 0, -1):
+            src = self.path.with_name(f"{self.path.name}.{i}")
+            if src.exists():
+                src.replace(self.path.with_name(f"{self.path.name}.{i + 1}"))
+        self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+
+    def _write(self, data: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.path.stat().st_size + len(data) > self.max_bytes:
+                self._rotate()
+        except FileNotFoundError:
+            pass
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+    async def prepare(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    async def write(self, records: Sequence[dict[str, Any]]) -> None:
+        data = b"".join(orjson.dumps(r) + b"\n" for r in records)
+        await asyncio.to_thread(self._write, data)
+
+    async def close(self) -> None:
+        return None
+
+
+class DatabaseSink:
+    """Batched inserts into the `request_log` table (SQLite or Postgres), idempotent per request_id."""
+
+    name = "database"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def prepare(self) -> None:
+        await self.store.create()
+
+    async def write(self, records: Sequence[dict[str, Any]]) -> None:
+        await self.store.insert_request_logs(records)
+
+    async def close(self) -> None:
+        await self.store.close()

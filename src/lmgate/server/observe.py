@@ -1,0 +1,118 @@
+"""The observation layer: one RequestRecord per model call, finished into metrics and the request log.
+
+Handlers marked with `model_endpoint` get a record at `request[RECORD]` that they fill in (route,
+usage, first byte); this middleware opens it, counts the request in flight, and finishes it whatever
+happens — success, error response, or a client that hung up (status 499).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from lmgate.config.runtime import RuntimeConfig
+from lmgate.inbound import protocol_for
+from lmgate.observability.metrics import Metrics
+from lmgate.observability.record import RequestRecord
+from lmgate.observability.requestlog import RequestLog, Sink, Spool
+from lmgate.observability.sinks import DatabaseSink, JsonlFileSink
+from lmgate.observability.tracking import RECORD
+
+CLIENT_CLOSED = 499  # nginx's convention for "the client went away first"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def default_state_dir() -> Path:
+    env = os.environ.get("LMGATE_STATE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "lmgate"
+
+
+def request_log_path(config: RuntimeConfig) -> Path | None:
+    setting = config.file.general_settings.request_log_path
+    if setting is False:
+        return None
+    path = Path(os.path.expanduser(setting)) if isinstance(setting, str) and setting else default_state_dir() / "requests.jsonl"
+    worker = os.environ.get("LMGATE_WORKER_ID")
+    return path.with_name(f"{path.stem}.w{worker}{path.suffix}") if worker else path
+
+
+@dataclass(slots=True)
+class Observer:
+    metrics: Metrics
+    request_log: RequestLog | None
+    log_content: bool
+
+    def complete(self, rec: RequestRecord) -> None:
+        self.metrics.observe(rec)
+        if self.request_log is not None:
+            self.request_log.submit(rec)
+
+
+OBSERVER: web.AppKey[Observer] = web.AppKey("lmgate_observer", Observer)
+
+
+def build_observer(config: RuntimeConfig) -> Observer:
+    gs = config.file.general_settings
+    metrics = Metrics(litellm_compat=bool(config.file.litellm_settings.litellm_compat_metrics))
+    sinks: list[Sink] = []
+    path = request_log_path(config)
+    if path is not None:
+        sinks.append(JsonlFileSink(path))
+    if gs.database_url is not None and not gs.disable_spend_logs:
+        from lmgate.store.engine import Store  # SQLAlchemy loads only when a database is configured
+
+        sinks.append(DatabaseSink(Store(gs.database_url.get_secret_value())))
+    spool_dir = (path.parent if path else default_state_dir()) / "spool"
+    request_log = RequestLog(sinks, Spool(spool_dir), log_content=bool(gs.log_content)) if sinks else None
+    return Observer(metrics, request_log, bool(gs.log_content))
+
+
+async def request_log_lifespan(app: web.Application) -> AsyncIterator[None]:
+    log = app[OBSERVER].request_log
+    if log is not None:
+        await log.start()
+    yield
+    if log is not None:
+        await log.close()
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    route_handler = request.match_info.route.handler
+    if not getattr(route_handler, "__lmgate_model_endpoint__", False):
+        return await handler(request)
+    observer = request.app[OBSERVER]
+    rec = RequestRecord(inbound=protocol_for(request.path).NAME, path=request.path)
+    request[RECORD] = rec
+    in_flight = observer.metrics.in_flight.labels(rec.inbound)
+    in_flight.inc()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED
+        rec.error_class = rec.error_class or "ClientDisconnected"
+        raise
+    finally:
+        in_flight.dec()
+        rec.finish(status)
+        observer.complete(rec)
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    body = request.app[OBSERVER].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/metrics", metrics_endpoint), web.get("/metrics/", metrics_endpoint)]

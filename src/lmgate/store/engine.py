@@ -1,0 +1,65 @@
+"""Async engine for `general_settings.database_url` and the queries lmgate makes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from lmgate.store.tables import metadata, request_log
+
+_COLUMNS = [c.name for c in request_log.columns if c.name != "record"]
+
+
+def async_url(database_url: str) -> str:
+    """LiteLLM-style URLs (postgresql://, postgres://, sqlite:///) -> their asyncio drivers."""
+    url = make_url(database_url.replace("postgres://", "postgresql://", 1) if database_url.startswith("postgres://") else database_url)
+    driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}.get(url.drivername, url.drivername)
+    return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+class Store:
+    def __init__(self, database_url: str) -> None:
+        self.url = async_url(database_url)
+        # SQLite: give up on a locked database after 2 s; the request log spools and retries.
+        connect_args = {"timeout": 2} if self.url.startswith("sqlite") else {}
+        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=True, connect_args=connect_args)
+        self._created = False
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def create(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        self._created = True
+
+    async def insert_request_logs(self, records: Sequence[dict[str, Any]]) -> None:
+        if not records:
+            return
+        if not self._created:
+            await self.create()
+        rows = []
+        for r in records:
+            row = {c: r.get(c) for c in _COLUMNS}
+            row["record"] = orjson.dumps(r).decode()
+            rows.append(row)
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        stmt = insert(request_log).on_conflict_do_nothing(index_elements=["request_id"])
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt, rows)
+
+    async def request_logs_since(self, since: float) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(select(request_log.c.record).where(request_log.c.time >= since))
+            return [orjson.loads(row[0]) for row in result]
+
+    async def close(self) -> None:
+        await self.engine.dispose()

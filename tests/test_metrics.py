@@ -1,0 +1,98 @@
+"""/metrics scraped over real HTTP after real requests, parsed with prometheus_client's parser."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.servers import Behaviour, FakeOpenAIUpstream, ServerThread
+
+KEY = "sk-metrics-secret-123456789"
+
+
+def config(upstream: FakeOpenAIUpstream, extra: str = "") -> str:
+    return f"""
+model_list:
+  - model_name: gpt-local
+    litellm_params: {{model: openai/served, api_base: "{upstream.base}", api_key: {KEY}}}
+  - model_name: demo
+    litellm_params: {{model: mock/echo}}
+router_settings:
+  num_retries: 0
+general_settings:
+  request_log_path: false
+{extra}
+"""
+
+
+def scrape(gw: ServerThread) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = httpx.get(gw.url + "/metrics").text
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+def value(samples, name: str, **labels: str) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    return sum(v for (n, ls), v in samples.items() if n == name and labels.items() <= dict(ls).items())
+
+
+@pytest.fixture
+def gw(upstream, make_gateway) -> ServerThread:
+    return make_gateway(config(upstream))
+
+
+def test_requests_tokens_and_latency_are_counted(gw, upstream):
+    client = openai.OpenAI(base_url=gw.url + "/v1", api_key="x", max_retries=0)
+    msgs = [{"role": "user", "content": "one two"}]
+    for _ in range(3):
+        client.chat.completions.create(model="gpt-local", messages=msgs)
+    list(client.chat.completions.create(model="demo", messages=msgs, stream=True))
+    upstream.script = [Behaviour("status", 503)]
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.create(model="gpt-local", messages=msgs)
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="no-such", messages=msgs)
+
+    m = scrape(gw)
+    ok = {"requested_model": "gpt-local", "model_group": "gpt-local", "deployment": "gpt-local",
+          "provider": "openai", "status_code": "200", "inbound_protocol": "openai"}
+    assert value(m, "lmgate_requests_total", **ok) == 3
+    assert value(m, "lmgate_requests_total", requested_model="gpt-local", status_code="503") == 1
+    assert value(m, "lmgate_requests_total", requested_model="no-such", status_code="404") == 1
+    assert value(m, "lmgate_input_tokens_total", deployment="gpt-local") == 15  # upstream reports 5 each
+    assert value(m, "lmgate_output_tokens_total", deployment="demo") == 3  # "echo: one two"
+    assert value(m, "lmgate_request_duration_seconds_count", requested_model="gpt-local") == 4
+    assert value(m, "lmgate_time_to_first_token_seconds_count", requested_model="demo") == 1
+    assert value(m, "lmgate_in_flight_requests") == 0
+
+
+def test_no_secret_or_address_in_metrics(gw, upstream):
+    openai.OpenAI(base_url=gw.url + "/v1", api_key="x").chat.completions.create(
+        model="gpt-local", messages=[{"role": "user", "content": "hi"}]
+    )
+    text = httpx.get(gw.url + "/metrics").text
+    assert KEY not in text and "127.0.0.1" not in text and "hi" not in text.split()
+
+
+def test_litellm_compatible_names_when_enabled(upstream, make_gateway):
+    gw = make_gateway(config(upstream, "litellm_settings:\n  litellm_compat_metrics: true\n"))
+    client = openai.OpenAI(base_url=gw.url + "/v1", api_key="x", max_retries=0)
+    client.chat.completions.create(model="gpt-local", messages=[{"role": "user", "content": "hi"}])
+    m = scrape(gw)
+    assert value(m, "litellm_proxy_total_requests_metric_total", requested_model="gpt-local", status_code="200") == 1
+    assert value(m, "litellm_input_tokens_metric_total", requested_model="gpt-local") == 5
+    assert value(m, "litellm_deployment_success_responses_total", requested_model="gpt-local") == 1
+    assert value(m, "litellm_request_total_latency_metric_count", requested_model="gpt-local") == 1
+
+
+def test_metrics_need_the_key_only_when_configured(upstream, make_gateway):
+    open_gw = make_gateway(config(upstream, "  master_key: sk-m"))
+    assert httpx.get(open_gw.url + "/metrics").status_code == 200
+    locked = make_gateway(config(upstream, "  master_key: sk-m\n  require_auth_for_metrics_endpoint: true"))
+    assert httpx.get(locked.url + "/metrics").status_code == 401
+    assert httpx.get(locked.url + "/metrics", headers={"Authorization": "Bearer sk-m"}).status_code == 200

@@ -1,0 +1,137 @@
+"""The durable request log: JSONL content, the database sink, and no record lost when a sink dies."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import openai
+import orjson
+import pytest
+
+from tests.servers import ServerThread
+
+
+def config(tmp: Path, extra: str = "") -> str:
+    return f"""
+model_list:
+  - model_name: demo
+    litellm_params: {{model: mock/echo}}
+  - model_name: priced
+    litellm_params: {{model: openai/gpt-4o, api_base: "http://127.0.0.1:9/v1"}}
+    model_info: {{input_cost_per_token: 0.001, output_cost_per_token: 0.002}}
+router_settings: {{num_retries: 0}}
+general_settings:
+  request_log_path: {tmp / "logs" / "requests.jsonl"}
+{extra}
+"""
+
+
+def read_log(tmp: Path) -> list[dict]:
+    path = tmp / "logs" / "requests.jsonl"
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+
+
+def chat(gw: ServerThread, n: int, stream: bool = False) -> None:
+    client = openai.OpenAI(base_url=gw.url + "/v1", api_key="x", max_retries=0)
+
+    def one(i: int) -> None:
+        out = client.chat.completions.create(model="demo", messages=[{"role": "user", "content": f"secret prompt {i}"}], stream=stream)
+        if stream:
+            list(out)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(n)))
+
+
+def rows(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        try:
+            return [r[0] for r in conn.execute("select request_id from lmgate_request_log")]
+        except sqlite3.OperationalError:  # table not created yet
+            return []
+
+
+def test_jsonl_records_describe_each_request(tmp_path, make_gateway):
+    gw = make_gateway(config(tmp_path))
+    chat(gw, 2)
+    chat(gw, 1, stream=True)
+    with pytest.raises(openai.APIStatusError):
+        openai.OpenAI(base_url=gw.url + "/v1", api_key="x", max_retries=0).chat.completions.create(
+            model="priced", messages=[{"role": "user", "content": "x"}]
+        )
+    gw.stop()  # shutdown flushes the queue
+    records = read_log(tmp_path)
+    assert len(records) == 4
+    ok = [r for r in records if r["status"] == 200]
+    assert len(ok) == 3 and {r["deployment"] for r in ok} == {"demo"}
+    assert all(r["prompt_tokens"] == 3 and r["completion_tokens"] == 4 for r in ok)
+    streamed = [r for r in ok if r["stream"]]
+    assert len(streamed) == 1 and streamed[0]["ttft_s"] is not None
+    failed = [r for r in records if r["status"] == 502][0]
+    assert failed["requested_model"] == "priced" and failed["error_class"].startswith("Upstream")
+    assert all(len(r["request_id"]) == 32 for r in records)
+    assert "secret prompt" not in (tmp_path / "logs" / "requests.jsonl").read_text()
+
+
+def test_content_only_when_enabled(tmp_path, make_gateway):
+    gw = make_gateway(config(tmp_path, "  log_content: true"))
+    chat(gw, 1)
+    gw.stop()
+    (record,) = read_log(tmp_path)
+    assert record["content"]["messages"][0]["content"] == "secret prompt 0"
+
+
+def test_database_sink_survives_being_killed_mid_load(tmp_path, make_gateway):
+    db = tmp_path / "lmgate.db"
+    gw = make_gateway(config(tmp_path, f"  database_url: sqlite:///{db}"))
+    chat(gw, 20)
+    deadline = time.monotonic() + 10
+    while len(rows(db)) < 20 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(rows(db)) == 20
+
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # the database refuses every write from now on
+    chat(gw, 30)
+    spool = tmp_path / "logs" / "spool"
+    deadline = time.monotonic() + 15
+    while not list(spool.glob("database-*.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(spool.glob("database-*.jsonl")), "a refused batch must be journaled to disk"
+    blocker.execute("ROLLBACK")
+    blocker.close()
+
+    chat(gw, 10)
+    deadline = time.monotonic() + 15
+    while len(rows(db)) < 60 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ids = rows(db)
+    assert len(ids) == 60 and len(set(ids)) == 60, "every record once, none lost, none doubled"
+    assert not list(spool.glob("database-*.jsonl"))
+    gw.stop()
+    assert len(read_log(tmp_path)) == 60  # the file sink never missed one either
+
+
+def test_spooled_records_are_replayed_at_next_start(tmp_path, make_gateway):
+    db = tmp_path / "lmgate.db"
+    cfg = config(tmp_path, f"  database_url: sqlite:///{db}")
+    first = make_gateway(cfg)
+    chat(first, 1)
+    first.stop()
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    second = make_gateway(cfg)
+    chat(second, 5)
+    second.stop()  # the shutdown flush fails: the records stay in the spool
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert len(rows(db)) == 1
+    third = make_gateway(cfg)
+    deadline = time.monotonic() + 10
+    while len(rows(db)) < 6 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(rows(db)) == 6
+    third.stop()
