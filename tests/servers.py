@@ -86,7 +86,10 @@ class ServerThread:
 class Behaviour:
     """What the upstream does for one request.
 
-    kind: ok | slow | status | garbage | html | reset | cut | json_for_stream | no_done | hang
+    kind: ok | slow | status | garbage | html | reset | cut | stall | json_for_stream | no_done | hang
+
+    `cut` resets the connection and `stall` stops sending (connection open) after `after_chunks`
+    stream events; with after_chunks=0 both happen after the 200 headers, before the first event.
     """
 
     kind: str = "ok"
@@ -94,7 +97,7 @@ class Behaviour:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
-    after_chunks: int = 2  # for `cut`: events sent before the connection is reset
+    after_chunks: int = 2  # for `cut` / `stall`: events sent before the connection is reset / goes quiet
     content: str = "hello from upstream"
 
 
@@ -103,6 +106,12 @@ class SeenRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    peer: tuple[str, int] | None = None  # the gateway's end of the TCP connection (keep-alive reuse)
+
+
+def closed_base() -> str:
+    """An OpenAI base URL on a loopback port nobody listens on (connection refused)."""
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
 class FakeOpenAIUpstream:
@@ -125,6 +134,15 @@ class FakeOpenAIUpstream:
     @property
     def base(self) -> str:
         return self.server.url + "/v1"
+
+    @property
+    def calls(self) -> int:
+        """How many requests reached this upstream."""
+        return len(self.seen)
+
+    def _record(self, request: web.Request, body: dict[str, Any]) -> None:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.seen.append(SeenRequest(request.path, dict(request.headers), body, tuple(peer) if peer else None))
 
     def _app(self) -> web.Application:
         app = web.Application()
@@ -158,7 +176,7 @@ class FakeOpenAIUpstream:
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = orjson.loads(await request.read())
-        self.seen.append(SeenRequest(request.path, dict(request.headers), body))
+        self._record(request, body)
         b = self._next()
         early = await self._misbehave(request, b)
         if early is not None:
@@ -212,6 +230,8 @@ class FakeOpenAIUpstream:
                     assert request.transport is not None
                     request.transport.abort()
                     return resp
+                if b.kind == "stall" and i == b.after_chunks:
+                    await asyncio.sleep(3600)
                 if b.kind == "slow_stream" and i > 0:  # first event at once, then a gap before each
                     await asyncio.sleep(b.delay or 0.05)
                 await resp.write(e)
@@ -223,7 +243,7 @@ class FakeOpenAIUpstream:
 
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
         body = orjson.loads(await request.read())
-        self.seen.append(SeenRequest(request.path, dict(request.headers), body))
+        self._record(request, body)
         early = await self._misbehave(request, self._next())
         if early is not None:
             return early

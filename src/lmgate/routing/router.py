@@ -99,6 +99,9 @@ class Router:
         alone = len(self.config.aliases.get(d.alias, ())) <= 1
         return not alone or policy.allowed_fails_explicit or bool(chain and chain.fallbacks)
 
+    def quota_of(self, name: str) -> Quota:
+        return self._quota.get(name) or Quota()
+
     def deployments(self, alias: str) -> list[Deployment]:
         deps = self.config.aliases.get(alias)
         if not deps:

@@ -12,10 +12,9 @@ class RouteAttempt:
     seconds: float | None = None  # None for candidates skipped before sending
 
     def render(self) -> str:
-        if self.seconds is None:
-            return f"{self.deployment}:{self.outcome}"
+        """Always three fields, so names with colons (`gpt-oss:120b`) split from the right."""
         s = self.seconds
-        took = f"{s:.1f}s" if s >= 0.1 else f"{s * 1000:.0f}ms"
+        took = "0s" if s is None else f"{s:.1f}s" if s >= 0.1 else f"{s * 1000:.0f}ms"
         return f"{self.deployment}:{self.outcome}:{took}"
 
 

@@ -11,7 +11,7 @@ from lmgate.inbound import PROTOCOLS
 from lmgate.inbound.common import STATE, GatewayState
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing import Router
-from lmgate.server import health, middleware, observe
+from lmgate.server import health, middleware, observe, reload
 
 
 def create_app(config: RuntimeConfig) -> web.Application:
@@ -28,6 +28,7 @@ def create_app(config: RuntimeConfig) -> web.Application:
     for protocol in PROTOCOLS:
         app.add_routes(protocol.routes())
     app.cleanup_ctx.append(_upstream_sessions)
+    reload.install(app)
     app.cleanup_ctx.append(observe.request_log_lifespan)
     return app
 

@@ -1,4 +1,5 @@
-"""Probes: liveliness (process up) and readiness (config loaded, upstream pool open)."""
+"""Probes: liveliness (process up), readiness (config loaded), and GET /health: every deployment's
+state (master key, like every non-probe path)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from aiohttp import web
 
 from lmgate import __version__
 from lmgate.inbound.common import state
+from lmgate.routing.status import deployment_states
 
 
 async def liveliness(request: web.Request) -> web.Response:
@@ -25,8 +27,14 @@ async def readiness(request: web.Request) -> web.Response:
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
+async def deployments(request: web.Request) -> web.Response:
+    body = await deployment_states(state(request).router)
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
 def routes() -> list[web.RouteDef]:
     return [
+        web.get("/health", deployments),
         web.get("/health/liveliness", liveliness),
         web.get("/health/liveness", liveliness),
         web.get("/health/readiness", readiness),

@@ -1,0 +1,173 @@
+"""Hot reload: on a config file change (Kubernetes' ConfigMap symlink swap included), on SIGHUP, and on
+POST /config/reload (master key), load and validate the file, then swap the gateway state atomically.
+
+Requests in flight keep the state they started with; an invalid file is logged and the old config keeps
+serving. Upstream sessions (one per origin) and router state (cooldowns, quota counters) carry over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import warnings
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from lmgate.config import ConfigError, load_config
+from lmgate.config.runtime import RuntimeConfig
+from lmgate.errors import PermissionDenied
+from lmgate.inbound.common import STATE
+from lmgate.routing import Router
+
+log = logging.getLogger("lmgate.reload")
+Signature = tuple[str, int, int, int, int]
+IDLE_CHECK_S = 5.0  # how often to look again while watching is switched off
+
+
+def file_signature(path: Path) -> Signature | None:
+    """What changes when the file (or the symlink chain leading to it) is replaced; None if missing."""
+    try:
+        st = os.stat(path)  # follows symlinks: a ConfigMap `..data` swap changes the inode
+    except OSError:
+        return None
+    return (os.path.realpath(path), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@dataclass(slots=True)
+class ReloadResult:
+    ok: bool
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    config: RuntimeConfig | None = None
+
+
+class ConfigReloader:
+    """Owns reloading for one app; reloads are serialised."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self._lock = asyncio.Lock()
+        source = app[STATE].config.source
+        self._seen = file_signature(source) if source else None
+        self.reloads = 0
+
+    @property
+    def path(self) -> Path | None:
+        return self.app[STATE].config.source
+
+    async def reload(self, why: str) -> ReloadResult:
+        async with self._lock:
+            path = self.path
+            if path is None:
+                return ReloadResult(False, ["lmgate was started without a config file; there is nothing to reload"])
+            self._seen = file_signature(path)
+            try:
+                config = await asyncio.get_running_loop().run_in_executor(None, load_config, path)
+            except ConfigError as exc:
+                log.error(
+                    "config reload (%s) rejected; the previous config keeps serving:\n  %s", why, "\n  ".join(exc.errors)
+                )
+                return ReloadResult(False, exc.errors, exc.warnings)
+            self._swap(config)
+            self.reloads += 1
+            log.info(
+                "config reloaded (%s): %d models, %d deployments, %d warning(s)",
+                why,
+                len(config.aliases),
+                len(config.deployments),
+                len(config.warnings),
+            )
+            return ReloadResult(True, [], config.warnings, config)
+
+    def _swap(self, config: RuntimeConfig) -> None:
+        old = self.app[STATE]
+        old.pool.warm(config.deployments)
+        new = dataclasses.replace(old, config=config, router=Router(config, old.pool, old.router.state))
+        # One assignment: a handler that already read the state keeps the old one to the end.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # aiohttp frowns on changing a started app
+            self.app[STATE] = new
+
+    async def watch(self) -> None:
+        """Poll the file's signature every `general_settings.config_watch_interval` seconds."""
+        while True:
+            interval = self.app[STATE].config.watch_interval
+            await asyncio.sleep(interval if interval > 0 else IDLE_CHECK_S)
+            path = self.path
+            if interval <= 0 or path is None:
+                continue
+            current = file_signature(path)
+            if current is not None and current != self._seen:
+                await self.reload("config file changed")
+
+
+RELOADER: web.AppKey[ConfigReloader] = web.AppKey("lmgate_reloader", ConfigReloader)
+
+
+def install(app: web.Application) -> None:
+    """Wire reloading into an app: the reloader, the POST route, the file watch and SIGHUP."""
+    app[RELOADER] = ConfigReloader(app)
+    app.router.add_post("/config/reload", reload_config)
+    app.cleanup_ctx.append(_lifespan)
+
+
+async def _lifespan(app: web.Application) -> AsyncIterator[None]:
+    reloader = app[RELOADER]
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[object]] = set()
+    watcher = asyncio.create_task(reloader.watch()) if reloader.path else None
+
+    def on_sighup() -> None:
+        task = asyncio.create_task(reloader.reload("SIGHUP"))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    hooked = False
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread / Windows
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+        hooked = True
+    yield
+    if hooked:
+        loop.remove_signal_handler(signal.SIGHUP)
+    if watcher is not None:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def reload_config(request: web.Request) -> web.Response:
+    """POST /config/reload: 200 with what was loaded, or 400 with the file's errors (old config kept)."""
+    if request.app[STATE].config.master_key is None:
+        raise PermissionDenied("POST /config/reload needs general_settings.master_key to be set")
+    result = await request.app[RELOADER].reload("POST /config/reload")
+    if not result.ok:
+        failed: dict[str, Any] = {
+            "error": {
+                "message": "config rejected; the previous config keeps serving",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_config",
+            },
+            "errors": result.errors,
+            "warnings": result.warnings,
+        }
+        return web.Response(status=400, body=orjson.dumps(failed), content_type="application/json")
+    cfg = result.config
+    assert cfg is not None
+    body: dict[str, Any] = {
+        "status": "reloaded",
+        "config": str(cfg.source),
+        "models": len(cfg.aliases),
+        "deployments": len(cfg.deployments),
+        "warnings": result.warnings,
+    }
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
