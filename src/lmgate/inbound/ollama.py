@@ -18,8 +18,10 @@ from aiohttp import web
 
 from lmgate.config.runtime import Deployment
 from lmgate.errors import BadRequest, GatewayError, ModelNotFound, UpstreamError
+from lmgate.inbound import relay
 from lmgate.inbound.common import read_json_body, state
-from lmgate.providers.base import Endpoint, GatewayRequest, UpstreamReply
+from lmgate.observability import tracking
+from lmgate.providers.base import Endpoint, GatewayRequest
 from lmgate.translate.ollama_inbound import StreamRenderer, Timing, chat_reply, embed_reply, now_rfc3339
 
 NAME = "ollama"
@@ -162,43 +164,32 @@ def _loaded(model: str, generate: bool) -> web.Response:
     return _json(out)
 
 
-async def _respond(request: web.Request, greq: GatewayRequest, timing: Timing) -> web.StreamResponse:
-    greq.allow_remote_images = bool(state(request).config.file.general_settings.allow_remote_images)
-    result = await state(request).router.send(greq)
-    answer = result.answer
-    headers = {"x-lmgate-deployment": result.deployment.name}
-    generate = greq.operation == "generate"
-    if isinstance(answer, UpstreamReply):
-        if answer.wire == NAME:
-            return web.Response(body=answer.raw, headers={**headers, "Content-Type": JSON})
-        timing.end = time.perf_counter_ns()
-        data = answer.canonical()
+class _OllamaRendering:
+    """Ollama JSON and NDJSON for answers from other wires; per request (it carries the timing)."""
+
+    wire = NAME
+    content_type = JSON
+    stream_headers = {"Content-Type": NDJSON}
+
+    def __init__(self, greq: GatewayRequest, timing: Timing) -> None:
+        self.timing = timing
+        self.generate = greq.operation == "generate"
+        self.stream = StreamRenderer(greq.model, timing, generate=self.generate)
+
+    def body(self, greq: GatewayRequest, canonical: dict[str, Any]) -> bytes:
+        self.timing.end = time.perf_counter_ns()
         if greq.endpoint == "embedding":
-            out = embed_reply(data, greq.model, timing, legacy=greq.operation == "embeddings")
-        else:
-            out = chat_reply(data, greq.model, timing, generate=generate)
-        return web.Response(body=orjson.dumps(out), headers={**headers, "Content-Type": JSON})
-    resp = web.StreamResponse(headers={**headers, "Content-Type": NDJSON})
-    try:
-        await resp.prepare(request)
-        if answer.wire == NAME:
-            async for frame in answer.frames():
-                await resp.write(frame)
-        else:
-            renderer = StreamRenderer(greq.model, timing, generate=generate)
-            async for chunk in answer.chunks():
-                lines = renderer.feed(chunk, time.perf_counter_ns())
-                if lines:
-                    await resp.write(lines)
-            await resp.write(renderer.close(time.perf_counter_ns()))
-    except UpstreamError as exc:
-        await resp.write(orjson.dumps({"error": exc.message}) + b"\n")  # Ollama's mid-stream error line
-    except ConnectionResetError:
-        return resp
-    finally:
-        await answer.aclose()
-    await resp.write_eof()
-    return resp
+            return orjson.dumps(embed_reply(canonical, greq.model, self.timing, legacy=greq.operation == "embeddings"))
+        return orjson.dumps(chat_reply(canonical, greq.model, self.timing, generate=self.generate))
+
+    def chunk(self, greq: GatewayRequest, chunk: dict[str, Any]) -> bytes:
+        return self.stream.feed(chunk, time.perf_counter_ns())
+
+    def end(self, greq: GatewayRequest) -> bytes:
+        return self.stream.close(time.perf_counter_ns())
+
+    def error(self, exc: UpstreamError) -> bytes:
+        return orjson.dumps({"error": exc.message}) + b"\n"  # Ollama's mid-stream error line
 
 
 async def _inference(request: web.Request, endpoint: Endpoint, operation: str) -> web.StreamResponse:
@@ -221,21 +212,25 @@ async def _inference(request: web.Request, endpoint: Endpoint, operation: str) -
     elif operation == "embeddings" and not isinstance(body.get("prompt"), str):
         raise BadRequest("'prompt' is required: the text to embed")
     greq = GatewayRequest(endpoint, NAME, body, alias, stream, wants_usage=stream, operation=operation)
-    return await _respond(request, greq, timing)
+    return await relay.respond(request, greq, _OllamaRendering(greq, timing))
 
 
+@tracking.model_endpoint
 async def chat(request: web.Request) -> web.StreamResponse:
     return await _inference(request, "chat", "chat")
 
 
+@tracking.model_endpoint
 async def generate(request: web.Request) -> web.StreamResponse:
     return await _inference(request, "chat", "generate")
 
 
+@tracking.model_endpoint
 async def embed(request: web.Request) -> web.StreamResponse:
     return await _inference(request, "embedding", "embed")
 
 
+@tracking.model_endpoint
 async def embeddings(request: web.Request) -> web.StreamResponse:
     return await _inference(request, "embedding", "embeddings")
 

@@ -5,17 +5,16 @@ Every path is also served without the `/v1` prefix, as LiteLLM does.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from lmgate.errors import BadRequest, GatewayError, ModelNotFound, UpstreamError
+from lmgate.inbound import relay
 from lmgate.inbound.common import read_json_body, require_model, state
 from lmgate.observability import tracking
-from lmgate.providers.base import Endpoint, GatewayRequest, UpstreamReply
-from lmgate.routing.router import ROUTE_HEADER, RouteResult
+from lmgate.providers.base import Endpoint, GatewayRequest
 
 NAME = "openai"
 JSON = "application/json"
@@ -41,52 +40,33 @@ def _gateway_request(endpoint: Endpoint, body: dict[str, Any]) -> GatewayRequest
     return GatewayRequest(endpoint, NAME, body, model, stream, wants_usage)
 
 
-def _route_headers(result: RouteResult) -> dict[str, str]:
-    return {"x-lmgate-deployment": result.deployment.name, ROUTE_HEADER: result.trace.header()}
+class _OpenAIRendering:
+    """OpenAI SSE and JSON for answers that came from another wire (e.g. an Ollama upstream)."""
+
+    wire = NAME
+    content_type = JSON
+    stream_headers = SSE_HEADERS
+
+    def body(self, greq: GatewayRequest, canonical: dict[str, Any]) -> bytes:
+        return orjson.dumps(canonical)
+
+    def chunk(self, greq: GatewayRequest, chunk: dict[str, Any]) -> bytes:
+        if chunk.get("choices") or greq.wants_usage:
+            return b"data: " + orjson.dumps(chunk) + b"\n\n"
+        return b""
+
+    def end(self, greq: GatewayRequest) -> bytes:
+        return b"data: [DONE]\n\n"
+
+    def error(self, exc: UpstreamError) -> bytes:
+        return b"data: " + orjson.dumps(error_body(exc)) + b"\n\n"
+
+
+RENDERING = _OpenAIRendering()
 
 
 async def _respond(request: web.Request, greq: GatewayRequest) -> web.StreamResponse:
-    st = state(request)
-    settings = st.config.file.general_settings
-    greq.allow_remote_images = bool(settings.allow_remote_images)
-    rec = tracking.record_of(request)
-    tracking.note_request(rec, greq.model, greq.stream, greq.body, bool(settings.log_content))
-    started = time.perf_counter()
-    result = await st.router.send(greq)
-    tracking.note_route(rec, result, st.config)
-    answer = result.answer
-    if isinstance(answer, UpstreamReply):
-        tracking.note_upstream_time(rec, time.perf_counter() - started)
-        tracking.note_usage(rec, result.deployment, answer.usage)
-        raw = answer.raw if answer.wire == NAME else orjson.dumps(answer.canonical())
-        headers = _route_headers(result)
-        headers["Content-Type"] = JSON
-        return web.Response(body=raw, headers=headers)
-    resp = web.StreamResponse(headers={**SSE_HEADERS, **_route_headers(result)})
-    try:
-        await resp.prepare(request)
-        if answer.wire == NAME:
-            async for frame in answer.frames():
-                if rec is not None and rec.ttft_s is None:
-                    rec.mark_first_byte()
-                await resp.write(frame)
-        else:
-            async for chunk in answer.chunks():
-                if chunk.get("choices") or greq.wants_usage:
-                    await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
-            await resp.write(b"data: [DONE]\n\n")
-    except UpstreamError as exc:
-        # Bytes already reached the client: end the stream with an error event the SDKs raise on.
-        tracking.note_error(rec, exc)
-        await resp.write(b"data: " + orjson.dumps(error_body(exc)) + b"\n\n")
-    except ConnectionResetError:
-        return resp  # the client went away; the upstream request is closed below
-    finally:
-        await answer.aclose()
-        tracking.note_upstream_time(rec, time.perf_counter() - started)
-        tracking.note_usage(rec, result.deployment, answer.usage)
-    await resp.write_eof()
-    return resp
+    return await relay.respond(request, greq, RENDERING)
 
 
 @tracking.model_endpoint
