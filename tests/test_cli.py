@@ -127,3 +127,24 @@ def test_serve_refuses_an_invalid_config(tmp_path):
     bad.write_text("model_list: [{model_name: a, litellm_params: {model: nosuch/x}}]\n")
     res = run("serve", "--config", str(bad), "--port", str(free_port()))
     assert res.returncode == 1 and "unknown provider" in res.stderr
+
+
+K3S_ENV = {
+    "OLLAMA_API_KEY": "dummy", "OPENAI_API_KEY": "dummy", "GROQ_API_KEY": "dummy", "GEMINI_API_KEY": "dummy",
+    "MISTRAL_API_KEY": "dummy", "REDIS_HOST": "redis", "DATABASE_URL": "postgresql://u:p@db/lmgate",
+    "LITELLM_MASTER_KEY": "sk-dummy",
+}
+
+
+def test_k3s_gatekeeper_example_validates_with_dummy_env():
+    res = run("validate", "--config", str(EXAMPLES / "k3s-gatekeeper.yaml"), env=K3S_ENV)
+    assert res.returncode == 0, res.stderr
+    assert "13 models, 13 deployments" in res.stdout
+
+
+def test_k3s_gatekeeper_example_names_its_missing_variables():
+    env = {k: v for k, v in os.environ.items() if k not in K3S_ENV}
+    res = subprocess.run([*LMGATE, "validate", "--config", str(EXAMPLES / "k3s-gatekeeper.yaml")],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert res.returncode == 1
+    assert "OLLAMA_API_KEY" in res.stderr and "(cloud-kimi)" in res.stderr
