@@ -96,3 +96,28 @@ def test_metrics_need_the_key_only_when_configured(upstream, make_gateway):
     locked = make_gateway(config(upstream, "  master_key: sk-m\n  require_auth_for_metrics_endpoint: true"))
     assert httpx.get(locked.url + "/metrics").status_code == 401
     assert httpx.get(locked.url + "/metrics", headers={"Authorization": "Bearer sk-m"}).status_code == 200
+
+
+def test_ollama_clients_are_counted_as_ollama_inbound(gw):
+    import ollama
+
+    ollama.Client(host=gw.url).chat(model="demo", messages=[{"role": "user", "content": "a b"}], stream=False)
+    m = scrape(gw)
+    assert value(m, "lmgate_requests_total", requested_model="demo", inbound_protocol="ollama", status_code="200") == 1
+
+
+def test_counts_add_up_across_workers():
+    from tests.test_cli import EXAMPLES, serving
+
+    with serving("--config", str(EXAMPLES / "mock-only.yaml"), "--workers", "2") as url:
+        for _ in range(20):  # a new connection each time, so both workers take requests
+            r = httpx.post(url + "/v1/chat/completions", headers={"Authorization": "Bearer sk-demo", "Connection": "close"},
+                           json={"model": "demo", "messages": [{"role": "user", "content": "x"}]})
+            assert r.status_code == 200
+        for _ in range(3):  # whichever worker answers the scrape, the totals are the same
+            text = httpx.get(url + "/metrics", headers={"Authorization": "Bearer sk-demo"}).text
+            total = sum(
+                s.value for f in text_string_to_metric_families(text) for s in f.samples
+                if s.name == "lmgate_requests_total" and s.labels.get("requested_model") == "demo"
+            )
+            assert total == 20
