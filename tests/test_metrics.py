@@ -68,6 +68,7 @@ def test_requests_tokens_and_latency_are_counted(gw, upstream):
     assert value(m, "lmgate_output_tokens_total", deployment="demo") == 3  # "echo: one two"
     assert value(m, "lmgate_request_duration_seconds_count", requested_model="gpt-local") == 4
     assert value(m, "lmgate_time_to_first_token_seconds_count", requested_model="demo") == 1
+    assert value(m, "lmgate_upstream_failures_total", deployment="gpt-local", provider="openai", outcome="503") == 1
     assert value(m, "lmgate_in_flight_requests") == 0
 
 

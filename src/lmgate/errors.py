@@ -28,6 +28,7 @@ class GatewayError(Exception):
     status: int = 500
     type: str = "internal_error"
     code: str | None = None
+    route_trace: Any = None  # set by the router on failures: the attempts made before giving up
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from lmgate.errors import UpstreamError
+from lmgate.errors import GatewayError, UpstreamError
 from lmgate.inbound.common import state
 from lmgate.observability import tracking
 from lmgate.providers.base import GatewayRequest, UpstreamReply
@@ -47,7 +47,11 @@ async def respond(request: web.Request, greq: GatewayRequest, rendering: Renderi
     rec = tracking.record_of(request)
     tracking.note_request(rec, greq.model, greq.stream, greq.body, bool(settings.log_content))
     started = time.perf_counter()
-    result = await st.router.send(greq)
+    try:
+        result = await st.router.send(greq)
+    except GatewayError as exc:
+        tracking.note_failed_route(rec, exc.route_trace, st.config)
+        raise
     tracking.note_route(rec, result, st.config)
     answer = result.answer
     headers = route_headers(result)

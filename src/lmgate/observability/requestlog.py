@@ -17,13 +17,33 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from lmgate.observability.record import RequestRecord
 
+if TYPE_CHECKING:
+    from lmgate.config.runtime import RuntimeConfig
+
 log = logging.getLogger("lmgate.requestlog")
+
+
+def default_state_dir() -> Path:
+    env = os.environ.get("LMGATE_STATE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "lmgate"
+
+
+def request_log_path(config: RuntimeConfig) -> Path | None:
+    setting = config.file.general_settings.request_log_path
+    if setting is False:
+        return None
+    path = Path(os.path.expanduser(setting)) if isinstance(setting, str) and setting else default_state_dir() / "requests.jsonl"
+    worker = os.environ.get("LMGATE_WORKER_ID")
+    return path.with_name(f"{path.stem}.w{worker}{path.suffix}") if worker else path
 
 
 class Sink(Protocol):

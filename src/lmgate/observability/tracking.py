@@ -63,6 +63,17 @@ def note_route(rec: RequestRecord | None, result: RouteResult, config: RuntimeCo
     rec.attempts = attempts_of(trace.attempts if trace is not None else result.attempts, config)
 
 
+def note_failed_route(rec: RequestRecord | None, trace: Any, config: RuntimeConfig) -> None:
+    """Every candidate failed: attribute the request to the last deployment actually tried."""
+    if rec is None or trace is None:
+        return
+    rec.attempts = attempts_of(trace.attempts, config)
+    tried = [a for a in rec.attempts if a.seconds > 0 or a.outcome.isdigit()]
+    if tried:
+        last = tried[-1]
+        rec.deployment, rec.model_group, rec.provider = last.deployment, last.model_group, last.provider
+
+
 def note_upstream_time(rec: RequestRecord | None, seconds: float) -> None:
     if rec is not None:
         rec.upstream_s = seconds

@@ -122,6 +122,7 @@ class Router:
         try:
             result = await self._route(request, trace)
         except GatewayError as exc:
+            exc.route_trace = trace  # for the request record: which deployments failed, and how
             if trace.attempts:
                 exc.headers[ROUTE_HEADER] = trace.header()
                 log.info("route %s failed: %s", request.model, trace.header())

@@ -8,10 +8,8 @@ happens — success, error response, or a client that hung up (status 499).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 
@@ -19,29 +17,12 @@ from lmgate.config.runtime import RuntimeConfig
 from lmgate.inbound import protocol_for
 from lmgate.observability.metrics import Metrics
 from lmgate.observability.record import RequestRecord
-from lmgate.observability.requestlog import RequestLog, Sink, Spool
+from lmgate.observability.requestlog import RequestLog, Sink, Spool, default_state_dir, request_log_path
 from lmgate.observability.sinks import DatabaseSink, JsonlFileSink
 from lmgate.observability.tracking import RECORD
 
 CLIENT_CLOSED = 499  # nginx's convention for "the client went away first"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def default_state_dir() -> Path:
-    env = os.environ.get("LMGATE_STATE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "lmgate"
-
-
-def request_log_path(config: RuntimeConfig) -> Path | None:
-    setting = config.file.general_settings.request_log_path
-    if setting is False:
-        return None
-    path = Path(os.path.expanduser(setting)) if isinstance(setting, str) and setting else default_state_dir() / "requests.jsonl"
-    worker = os.environ.get("LMGATE_WORKER_ID")
-    return path.with_name(f"{path.stem}.w{worker}{path.suffix}") if worker else path
 
 
 @dataclass(slots=True)
