@@ -8,6 +8,8 @@ from rich.table import Table
 from yarl import URL
 
 from lmgate.cli.common import ConfigOption, load_or_exit, print_problems
+from lmgate.config import RuntimeConfig
+from lmgate.config.chains import explicit_only
 
 console = Console()
 
@@ -39,3 +41,12 @@ def models(config: ConfigOption = None) -> None:
     console.print(table)
     if not cfg.aliases:
         raise typer.Exit(0)
+    _print_chains(cfg)
+
+
+def _print_chains(cfg: RuntimeConfig) -> None:
+    """Each alias's resolved route: its deployments first, then the fallback aliases in order."""
+    console.print("\nfallback chains (tried left to right):")
+    for alias, chain in cfg.chains.items():
+        note = "  [explicit-only: never a fallback target]" if explicit_only(cfg.aliases[alias]) else ""
+        console.print(f"  {chain.describe()}{note}", markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,126 @@
+"""Upstream quotas (rpm/tpm/rpd) are skipped before sending; routing strategies spread load as documented."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+
+from tests.routing_kit import MASTER, ROUTE, Tiers, chain_config, chat, health, hops, tiers_fixture  # noqa: F401
+from tests.servers import Behaviour, FakeOpenAIUpstream
+
+
+def test_rpm_quota_skips_before_sending(tiers: Tiers, make_gateway):
+    gw = make_gateway(chain_config(tiers, cloud_params="rpm: 2"))
+    for _ in range(2):
+        assert chat(gw).json()["choices"][0]["message"]["content"] == "from cloud"
+    r = chat(gw)
+    assert r.json()["choices"][0]["message"]["content"] == "from vllm"
+    assert hops(r.headers[ROUTE]) == [("cloud-kimi", "quota-rpm"), ("vllm-qwen", "ok")]
+    assert tiers.cloud.calls == 2, "the exhausted upstream must not see a third request"
+    row = health(gw)["cloud-kimi"]
+    assert row["state"] == "over_quota" and row["reason"] == "rpm 2/2"
+    assert row["quota"]["rpm"] == [2, 2]
+
+
+def test_rpd_quota_like_openrouter_free_tier(tiers: Tiers, make_gateway):
+    gw = make_gateway(chain_config(tiers, cloud_params="rpm: 20\n      rpd: 1"))
+    assert chat(gw).json()["choices"][0]["message"]["content"] == "from cloud"
+    for _ in range(3):
+        r = chat(gw)
+        assert r.json()["choices"][0]["message"]["content"] == "from vllm"
+        assert hops(r.headers[ROUTE])[0] == ("cloud-kimi", "quota-rpd")
+    assert tiers.cloud.calls == 1
+    assert health(gw)["cloud-kimi"]["reason"] == "rpd 1/1"
+
+
+def test_tpm_quota_counts_answered_tokens(tiers: Tiers, make_gateway):
+    gw = make_gateway(chain_config(tiers, cloud_params="tpm: 5"))
+    assert chat(gw).json()["choices"][0]["message"]["content"] == "from cloud"  # uses 9 tokens
+    r = chat(gw)
+    assert hops(r.headers[ROUTE])[0] == ("cloud-kimi", "quota-tpm")
+    assert tiers.cloud.calls == 1
+
+
+def test_every_candidate_over_quota_is_429_and_nothing_is_sent(tiers: Tiers, make_gateway):
+    gw = make_gateway(chain_config(tiers, cloud_params="rpm: 1", litellm=""))
+    assert chat(gw).status_code == 200
+    r = chat(gw)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "upstream_quota_exceeded"
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    assert tiers.cloud.calls == 1
+
+
+def _two_deployments(a: FakeOpenAIUpstream, b: FakeOpenAIUpstream, strategy: str, params: str = "") -> str:
+    return f"""
+model_list:
+  - model_name: pool
+    litellm_params: {{model: openai/m, api_base: {a.base}, {params}}}
+    model_info: {{id: pool-a}}
+  - model_name: pool
+    litellm_params: {{model: openai/m, api_base: {b.base}, {params}}}
+    model_info: {{id: pool-b}}
+router_settings:
+  routing_strategy: {strategy}
+general_settings:
+  master_key: {MASTER}
+"""
+
+
+def test_simple_shuffle_follows_rpm_weights(tiers: Tiers, make_gateway):
+    gw = make_gateway(
+        f"""
+model_list:
+  - model_name: pool
+    litellm_params: {{model: openai/m, api_base: {tiers.cloud.base}, rpm: 10000}}
+  - model_name: pool
+    litellm_params: {{model: openai/m, api_base: {tiers.vllm.base}, rpm: 1}}
+general_settings:
+  master_key: {MASTER}
+"""
+    )
+    for _ in range(30):
+        assert chat(gw, model="pool").status_code == 200
+    assert tiers.cloud.calls >= 27, (tiers.cloud.calls, tiers.vllm.calls)
+
+
+def test_least_busy_sends_to_the_idle_deployment(tiers: Tiers, make_gateway):
+    gw = make_gateway(_two_deployments(tiers.cloud, tiers.vllm, "least-busy"))
+    tiers.cloud.default = Behaviour("ok", delay=0.5)
+    tiers.vllm.default = Behaviour("ok", delay=0.5)
+    codes: list[int] = []
+    threads = [threading.Thread(target=lambda: codes.append(chat(gw, model="pool").status_code)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200] * 4
+    assert (tiers.cloud.calls, tiers.vllm.calls) == (2, 2)
+
+
+def test_latency_based_prefers_the_fast_deployment(tiers: Tiers, make_gateway):
+    gw = make_gateway(_two_deployments(tiers.cloud, tiers.vllm, "latency-based-routing"))
+    tiers.cloud.default = Behaviour("ok", delay=0.3)
+    for _ in range(8):
+        assert chat(gw, model="pool").status_code == 200
+    assert tiers.cloud.calls <= 1 and tiers.vllm.calls >= 7
+    assert health(gw)["pool-a"]["latency_ms"] is None or health(gw)["pool-a"]["latency_ms"] >= 250
+
+
+def test_usage_based_balances_tokens(tiers: Tiers, make_gateway):
+    gw = make_gateway(_two_deployments(tiers.cloud, tiers.vllm, "usage-based-routing-v2", "tpm: 100000"))
+    for _ in range(6):
+        assert chat(gw, model="pool").status_code == 200
+    assert (tiers.cloud.calls, tiers.vllm.calls) == (3, 3)
+
+
+def test_health_needs_the_master_key(tiers: Tiers, make_gateway):
+    gw = make_gateway(chain_config(tiers))
+    assert httpx.get(gw.url + "/health", timeout=5).status_code == 401
+    r = httpx.get(gw.url + "/health", headers={"Authorization": f"Bearer {MASTER}"}, timeout=5)
+    body = r.json()
+    assert body["healthy_count"] == 3 and body["unhealthy_count"] == 0
+    assert body["chains"]["cloud-kimi"] == "cloud-kimi -> vllm-qwen -> ollama-qwen"
+    rows = {row["deployment"]: row for row in body["deployments"]}
+    assert set(rows) == {"cloud-kimi", "vllm-qwen", "ollama-qwen"}
+    assert rows["vllm-qwen"]["model"] == "hosted_vllm/Qwen/Qwen2.5-7B" and rows["vllm-qwen"]["state"] == "healthy"
