@@ -36,9 +36,9 @@ def scrape(gw: ServerThread) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
     return samples
 
 
-def value(samples, name: str, **labels: str) -> float:
+def value(samples, metric: str, **labels: str) -> float:
     """Sum of the samples of `name` whose labels include `labels`."""
-    return sum(v for (n, ls), v in samples.items() if n == name and labels.items() <= dict(ls).items())
+    return sum(v for (n, ls), v in samples.items() if n == metric and labels.items() <= dict(ls).items())
 
 
 @pytest.fixture
@@ -122,3 +122,25 @@ def test_counts_add_up_across_workers():
                 if s.name == "lmgate_requests_total" and s.labels.get("requested_model") == "demo"
             )
             assert total == 20
+
+
+def test_deployment_state_and_quota_rejections(upstream, make_gateway):
+    gw = make_gateway(f"""
+model_list:
+  - model_name: free-model
+    litellm_params: {{model: openrouter/some/model:free, api_base: "{upstream.base}", rpm: 1}}
+  - model_name: demo
+    litellm_params: {{model: mock/echo}}
+general_settings:
+  request_log_path: false
+""")
+    client = openai.OpenAI(base_url=gw.url + "/v1", api_key="x", max_retries=0)
+    client.chat.completions.create(model="free-model", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="free-model", messages=[{"role": "user", "content": "x"}])
+    assert len(upstream.seen) == 1, "the exhausted upstream is never asked"
+    m = scrape(gw)
+    assert value(m, "lmgate_deployment_state", deployment="free-model", state="over_quota") == 1
+    assert value(m, "lmgate_deployment_state", deployment="free-model", state="healthy") == 0
+    assert value(m, "lmgate_deployment_state", deployment="demo", state="healthy") == 1
+    assert value(m, "lmgate_rate_limit_rejections_total", scope="upstream_quota", name="free-model") == 1

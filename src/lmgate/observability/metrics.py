@@ -101,6 +101,8 @@ class Metrics:
             previous_group = attempt.model_group
             if attempt.outcome != "ok":
                 self.retries.labels(attempt.deployment, attempt.provider, attempt.outcome).inc()
+        if rec.status == 429 and rec.error_class == "QuotaExceeded":
+            self.rate_limited.labels("upstream_quota", rec.requested_model).inc()
         if self.compat is not None:
             self.compat.observe(rec)
 

@@ -15,11 +15,13 @@ from aiohttp import web
 
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.inbound import protocol_for
+from lmgate.inbound.common import state
 from lmgate.observability.metrics import Metrics
 from lmgate.observability.record import RequestRecord
 from lmgate.observability.requestlog import RequestLog, Sink, Spool, default_state_dir, request_log_path
 from lmgate.observability.sinks import DatabaseSink, JsonlFileSink
 from lmgate.observability.tracking import RECORD
+from lmgate.routing.status import deployment_states
 
 CLIENT_CLOSED = 499  # nginx's convention for "the client went away first"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -91,7 +93,14 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
-    body = request.app[OBSERVER].metrics.render()
+    metrics = request.app[OBSERVER].metrics
+    router = state(request).router
+    health = await deployment_states(router)
+    provider = {d.name: d.provider for d in router.config.deployments}
+    metrics.set_deployment_states(
+        [(row["deployment"], row["model_name"], provider.get(row["deployment"], ""), row["state"]) for row in health["deployments"]]
+    )
+    body = metrics.render()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
