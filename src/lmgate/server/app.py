@@ -29,7 +29,7 @@ def create_app(config: RuntimeConfig) -> web.Application:
         app.add_routes(protocol.routes())
     app.cleanup_ctx.append(_upstream_sessions)
     reload.install(app)
-    app.cleanup_ctx.append(observe.request_log_lifespan)
+    app.cleanup_ctx.append(observe.observer_lifespan)
     return app
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.inbound import protocol_for
 from lmgate.inbound.common import state
+from lmgate.observability import tracing
 from lmgate.observability.metrics import Metrics
 from lmgate.observability.record import RequestRecord
 from lmgate.observability.requestlog import RequestLog, Sink, Spool, default_state_dir, request_log_path
@@ -32,11 +33,14 @@ class Observer:
     metrics: Metrics
     request_log: RequestLog | None
     log_content: bool
+    tracing: tracing.Tracing | None = None
 
     def complete(self, rec: RequestRecord) -> None:
         self.metrics.observe(rec)
         if self.request_log is not None:
             self.request_log.submit(rec)
+        if self.tracing is not None:
+            self.tracing.record(rec)
 
 
 OBSERVER: web.AppKey[Observer] = web.AppKey("lmgate_observer", Observer)
@@ -55,16 +59,21 @@ def build_observer(config: RuntimeConfig) -> Observer:
         sinks.append(DatabaseSink(Store(gs.database_url.get_secret_value())))
     spool_dir = (path.parent if path else default_state_dir()) / "spool"
     request_log = RequestLog(sinks, Spool(spool_dir), log_content=bool(gs.log_content)) if sinks else None
-    return Observer(metrics, request_log, bool(gs.log_content))
+    ls = config.file.litellm_settings
+    callbacks = ls.callbacks if isinstance(ls.callbacks, list) else [ls.callbacks] if ls.callbacks else []
+    callbacks += ls.success_callback or []
+    return Observer(metrics, request_log, bool(gs.log_content), tracing.build(callbacks))
 
 
-async def request_log_lifespan(app: web.Application) -> AsyncIterator[None]:
-    log = app[OBSERVER].request_log
-    if log is not None:
-        await log.start()
+async def observer_lifespan(app: web.Application) -> AsyncIterator[None]:
+    observer = app[OBSERVER]
+    if observer.request_log is not None:
+        await observer.request_log.start()
     yield
-    if log is not None:
-        await log.close()
+    if observer.request_log is not None:
+        await observer.request_log.close()
+    if observer.tracing is not None:
+        await asyncio.to_thread(observer.tracing.shutdown)
 
 
 @web.middleware
