@@ -67,8 +67,14 @@ def serve(config: RuntimeConfig, host: str, port: int, workers: int = 1) -> None
             if p.is_alive() and p.pid:
                 os.kill(p.pid, signal.SIGTERM)
 
+    def reload(signum: int, _frame: object) -> None:
+        for p in procs:  # each worker reloads its own config (see server/reload.py)
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
     for p in procs:
         p.join()
         if multiprocess_dir():
