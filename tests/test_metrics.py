@@ -144,3 +144,18 @@ general_settings:
     assert value(m, "lmgate_deployment_state", deployment="free-model", state="healthy") == 0
     assert value(m, "lmgate_deployment_state", deployment="demo", state="healthy") == 1
     assert value(m, "lmgate_rate_limit_rejections_total", scope="upstream_quota", name="free-model") == 1
+
+
+def test_grafana_dashboard_only_uses_exported_metrics(gw):
+    import json
+    import re
+    from pathlib import Path
+
+    dash = json.loads((Path(__file__).resolve().parents[1] / "examples" / "grafana" / "lmgate-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {re.sub(r"_(bucket|total)$", "", n) for e in exprs for n in re.findall(r"lmgate_[a-z_]+", e)}
+    openai.OpenAI(base_url=gw.url + "/v1", api_key="x").chat.completions.create(
+        model="demo", messages=[{"role": "user", "content": "x"}]
+    )
+    exported = {f.name for f in text_string_to_metric_families(httpx.get(gw.url + "/metrics").text)}
+    assert used and used <= exported, used - exported
