@@ -1,0 +1,80 @@
+"""`lmgate doctor`, `lmgate drill` and `lmgate audit`: thin wiring over `lmgate.ops`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lmgate.cli.common import ConfigOption
+from lmgate.cli.ops_common import JsonOption, console, emit_json, level_style, load_for_ops, run_async
+from lmgate.ops import doctor as doctor_ops
+from lmgate.ops.common import LoadedConfig
+
+
+def _doctor_table(report: doctor_ops.DoctorReport) -> Table:
+    table = Table(title="lmgate doctor", show_lines=True)
+    for col in ("deployment", "target", "status", "findings and fixes"):
+        table.add_column(col, overflow="fold")
+    for d in report.deployments:
+        lines = []
+        for f in d.findings:
+            style = level_style(f.level)
+            lines.append(f"[{style}]{f.level}[/{style}] {f.check}: {escape(f.message)}")
+            if f.fix:
+                lines.append(f"  [cyan]fix:[/cyan] {escape(f.fix)}")
+        status = "[green]healthy[/green]" if d.healthy else "[bold red]failing[/bold red]"
+        if d.latency_ms is not None:
+            status += f"\n{d.latency_ms:.0f} ms"
+        table.add_row(d.deployment, f"{d.target}\n{d.api_base}", status, "\n".join(lines))
+    return table
+
+
+def _print_chains(report: doctor_ops.DoctorReport) -> None:
+    for c in report.chains:
+        if len(c.tiers) < 2 and c.healthy:
+            continue
+        tiers = " -> ".join(f"[green]{t}[/green]" if t in c.healthy_tiers else f"[red]{t}[/red]" for t in c.tiers)
+        verdict = "ok" if c.healthy else "[bold red]NO HEALTHY TIER[/bold red]"
+        console.print(f"chain {tiers}: {verdict}")
+
+
+def _run_with_progress(loaded: LoadedConfig, model: str | None, deep: bool) -> doctor_ops.DoctorReport:
+    total = len(doctor_ops.selected(loaded, model)) if loaded.config and (model is None or model in loaded.config.aliases) else 0
+    columns = (TextColumn("probing deployments"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("probe", total=total)
+        return run_async(doctor_ops.run_doctor(loaded, model, deep, on_done=lambda _r: progress.advance(task)))
+
+
+def doctor(
+    config: ConfigOption = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Only this alias and its fallback tiers")] = None,
+    deep: Annotated[bool, typer.Option("--deep", help="Also send a one-token request to each deployment and time it")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Probe every deployment (reachability, auth, model present, optionally a one-token request) and
+    explain each failure with the fix. Exit 1 when a model's fallback chain has no healthy tier, 2 when
+    the config has errors."""
+    loaded = load_for_ops(config, quiet=json_out)
+    if json_out:
+        report = run_async(doctor_ops.run_doctor(loaded, model, deep))
+        emit_json(report.as_json())
+        raise typer.Exit(report.exit_code)
+    report = _run_with_progress(loaded, model, deep)
+    if report.config_errors and not report.deployments:
+        for e in report.config_errors:
+            console.print(f"[bold red]error[/bold red]: {escape(e)}")
+        raise typer.Exit(report.exit_code)
+    console.print(_doctor_table(report))
+    _print_chains(report)
+    failing = [c.alias for c in report.chains if not c.healthy]
+    if failing:
+        console.print(f"[bold red]{len(failing)} model(s) cannot be served[/bold red]: {', '.join(failing)} — apply the fixes above, then run doctor again")
+    elif report.exit_code == 0:
+        console.print("[green]every model has at least one healthy tier[/green]")
+    raise typer.Exit(report.exit_code)
+

@@ -1,0 +1,207 @@
+"""What the operator commands share: tolerant config loading and one-shot HTTP probes.
+
+Unlike the gateway, an operator command must still be useful when the config cannot fully load (the
+usual reason being an `os.environ/` variable that is not exported in this shell), so `load_tolerant`
+loads with placeholders for the missing variables and says which deployments got one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import yaml
+
+from lmgate.config import ConfigError, RuntimeConfig, compile_config
+from lmgate.config.loader import ENV_PREFIX, default_config_text
+
+PLACEHOLDER = "lmgate-unset-"
+_UNSET_ERROR = re.compile(r"environment variable (\S+) is not set")
+DEFAULT_PROBE_TIMEOUT_S = 10.0
+
+
+@dataclass(slots=True)
+class LoadedConfig:
+    """A config loaded for an operator command, with what had to be papered over."""
+
+    config: RuntimeConfig | None
+    missing_env: list[str] = field(default_factory=list)  # variables replaced by placeholders
+    errors: list[str] = field(default_factory=list)  # problems other than missing variables
+    env_errors: list[str] = field(default_factory=list)  # the loader's lines for the missing variables
+
+    def unset_var(self, api_key: str | None) -> str | None:
+        """The variable a deployment's key should have come from, when it was not set."""
+        if api_key and api_key.startswith(PLACEHOLDER):
+            return api_key[len(PLACEHOLDER) :]
+        return None
+
+
+def env_references(value: Any) -> Iterator[str]:
+    """Every variable named by an `os.environ/NAME` string anywhere in a parsed YAML value."""
+    if isinstance(value, str) and value.startswith(ENV_PREFIX):
+        yield value[len(ENV_PREFIX) :].strip()
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from env_references(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from env_references(v)
+
+
+@contextmanager
+def _placeholders(names: list[str]) -> Iterator[None]:
+    """Set each missing variable to a recognisable placeholder for the duration of one compile."""
+    added = [n for n in names if n not in os.environ]
+    for n in added:
+        os.environ[n] = PLACEHOLDER + n
+    try:
+        yield
+    finally:
+        for n in added:
+            os.environ.pop(n, None)
+
+
+def compile_tolerant(text: str, name: str, source: Path | None = None) -> LoadedConfig:
+    """Compile config text; unset `os.environ/` variables become placeholders instead of errors."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        data = None
+    declared = (data or {}).get("environment_variables") if isinstance(data, dict) else None
+    declared_names = set(declared) if isinstance(declared, dict) else set()
+    refs = sorted(set(env_references(data)))
+    missing = [n for n in refs if n not in os.environ and n not in declared_names]
+    env_errors: list[str] = []
+    if missing:
+        try:
+            compile_config(text, name, source)
+        except ConfigError as exc:
+            env_errors = [e for e in exc.errors if _UNSET_ERROR.search(e)]
+    with _placeholders(missing):
+        try:
+            cfg = compile_config(text, name, source)
+        except ConfigError as exc:
+            return LoadedConfig(None, missing, [e for e in exc.errors if not _UNSET_ERROR.search(e)], env_errors)
+    return LoadedConfig(cfg, missing, [], env_errors)
+
+
+def load_tolerant(path: Path | None) -> LoadedConfig:
+    if path is None:
+        return compile_tolerant(default_config_text(), "<embedded default.yaml>")
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        return LoadedConfig(None, errors=[f"{path}: cannot read the config file: {exc.strerror or exc}"])
+    return compile_tolerant(text, str(path), source=path)
+
+
+@dataclass(slots=True)
+class Probe:
+    """The outcome of one HTTP request made by an operator command."""
+
+    url: str
+    status: int | None = None  # None: no HTTP answer at all
+    data: Any = None  # the JSON body, when it was JSON
+    text: str = ""  # the start of the body, for messages
+    failure: str | None = None  # dns | connect | tls | timeout | protocol
+    detail: str = ""
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    def error_message(self) -> str:
+        """Ollama's `{"error": "..."}` or OpenAI's `{"error": {"message": ...}}`, else the body start."""
+        if isinstance(self.data, dict):
+            err = self.data.get("error")
+            if isinstance(err, str):
+                return err
+            if isinstance(err, dict) and isinstance(err.get("message"), str):
+                return str(err["message"])
+        return self.text[:200]
+
+
+def classify_failure(exc: BaseException) -> tuple[str, str]:
+    """(kind, human detail) for a transport failure; order matters: TLS and DNS errors are connect errors too."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError | ssl.SSLError):
+        return "tls", str(exc.__cause__ or exc) if not isinstance(exc, ssl.SSLError) else str(exc)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "dns", "the host name does not resolve"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connect", f"connection failed ({exc.os_error.strerror or exc.os_error})"
+    if isinstance(exc, TimeoutError):
+        return "timeout", "no answer in time"
+    return "protocol", f"{type(exc).__name__}: {exc}"
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+async def request_json(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: Any = None,
+    timeout: float = DEFAULT_PROBE_TIMEOUT_S,
+) -> Probe:
+    """One request; never raises for transport or HTTP failures (they are in the Probe)."""
+    probe = Probe(url)
+    started = time.monotonic()
+    try:
+        async with session.request(
+            method,
+            url,
+            headers=headers,
+            data=orjson.dumps(body) if body is not None else None,
+            timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 5.0)),
+        ) as resp:
+            raw = await resp.read()
+            probe.status = resp.status
+    except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as exc:
+        probe.failure, probe.detail = classify_failure(exc)
+        probe.elapsed = time.monotonic() - started
+        return probe
+    probe.elapsed = time.monotonic() - started
+    probe.text = raw[:2000].decode("utf-8", "replace")
+    try:
+        probe.data = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        probe.data = None
+    return probe
+
+
+def new_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(headers={"User-Agent": "lmgate-ops"})
+
+
+def ollama_root(base: str) -> str:
+    """An Ollama instance root from a URL an operator might paste (`.../api`, `.../v1`, trailing slash)."""
+    base = base.strip().rstrip("/")
+    for suffix in ("/api/tags", "/api", "/v1"):
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+def human_size(n: int | float | None) -> str:
+    if not n:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1000
+    return f"{size:.1f} TB"
