@@ -159,3 +159,12 @@ def test_grafana_dashboard_only_uses_exported_metrics(gw):
     )
     exported = {f.name for f in text_string_to_metric_families(httpx.get(gw.url + "/metrics").text)}
     assert used and used <= exported, used - exported
+
+
+def test_metrics_can_be_turned_off(upstream, make_gateway):
+    gw = make_gateway(config(upstream, "  metrics: false"))
+    openai.OpenAI(base_url=gw.url + "/v1", api_key="x").chat.completions.create(
+        model="demo", messages=[{"role": "user", "content": "x"}]
+    )
+    r = httpx.get(gw.url + "/metrics")
+    assert r.status_code == 404 and "metrics: false" in r.json()["error"]["message"]

@@ -134,6 +134,7 @@ class GeneralSettings(_Section):
     proxy_batch_write_at: float | None = None
     allow_remote_images: bool | None = None  # lmgate extension
     log_content: bool | None = None  # lmgate extension
+    metrics: bool = True  # lmgate extension: false turns /metrics and per-request counting off
     request_log_path: str | bool | None = None  # lmgate extension: JSONL request log; false disables
     max_request_body_mb: float | None = Field(default=None, gt=0)  # lmgate extension
     config_watch_interval: float | None = Field(default=None, ge=0)  # lmgate extension, 0 = off

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from lmgate.config.runtime import RuntimeConfig
+from lmgate.errors import RouteNotFound
 from lmgate.inbound import protocol_for
 from lmgate.inbound.common import state
 from lmgate.observability import tracing
@@ -34,9 +35,16 @@ class Observer:
     request_log: RequestLog | None
     log_content: bool
     tracing: tracing.Tracing | None = None
+    metrics_enabled: bool = True
+
+    @property
+    def idle(self) -> bool:
+        """Nothing consumes records: skip the observation layer entirely."""
+        return not self.metrics_enabled and self.request_log is None and self.tracing is None
 
     def complete(self, rec: RequestRecord) -> None:
-        self.metrics.observe(rec)
+        if self.metrics_enabled:
+            self.metrics.observe(rec)
         if self.request_log is not None:
             self.request_log.submit(rec)
         if self.tracing is not None:
@@ -62,7 +70,7 @@ def build_observer(config: RuntimeConfig) -> Observer:
     ls = config.file.litellm_settings
     callbacks = ls.callbacks if isinstance(ls.callbacks, list) else [ls.callbacks] if ls.callbacks else []
     callbacks += ls.success_callback or []
-    return Observer(metrics, request_log, bool(gs.log_content), tracing.build(callbacks))
+    return Observer(metrics, request_log, bool(gs.log_content), tracing.build(callbacks), gs.metrics)
 
 
 async def observer_lifespan(app: web.Application) -> AsyncIterator[None]:
@@ -82,10 +90,13 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not getattr(route_handler, "__lmgate_model_endpoint__", False):
         return await handler(request)
     observer = request.app[OBSERVER]
+    if observer.idle:
+        return await handler(request)
     rec = RequestRecord(inbound=protocol_for(request.path).NAME, path=request.path)
     request[RECORD] = rec
     in_flight = observer.metrics.in_flight.labels(rec.inbound)
-    in_flight.inc()
+    if observer.metrics_enabled:
+        in_flight.inc()
     status = 500
     try:
         response = await handler(request)
@@ -96,12 +107,15 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         rec.error_class = rec.error_class or "ClientDisconnected"
         raise
     finally:
-        in_flight.dec()
+        if observer.metrics_enabled:
+            in_flight.dec()
         rec.finish(status)
         observer.complete(rec)
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
+    if not request.app[OBSERVER].metrics_enabled:
+        raise RouteNotFound("metrics are off (general_settings.metrics: false)")
     metrics = request.app[OBSERVER].metrics
     router = state(request).router
     health = await deployment_states(router)
