@@ -1,0 +1,155 @@
+"""`lmgate catalog ollama` and `lmgate catalog openrouter`: thin wiring over `lmgate.ops.catalog`."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from lmgate.cli.common import ConfigOption, config_path, err_console
+from lmgate.cli.ops_common import JsonOption, console, emit_json, load_for_ops, run_async
+from lmgate.ops import catalog as ops
+from lmgate.ops.common import human_size
+from lmgate.ops.names import is_ollama_cloud
+
+catalog_app = typer.Typer(help="What an Ollama instance or OpenRouter serves, compared with the config.", no_args_is_help=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error[/bold red]: {escape(message)}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+@catalog_app.command("ollama")
+def ollama(
+    base: Annotated[str, typer.Option("--base", help="Instance root, e.g. http://mac-mini:11435 or https://ollama.com")],
+    api_key_env: Annotated[str | None, typer.Option("--api-key-env", help="Environment variable holding the key (Ollama Cloud: OLLAMA_API_KEY)")] = None,
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Models on an Ollama instance or Ollama Cloud (size, family, quantisation) and whether each
+    configured alias on that instance points at one of them. Exit 1 when one does not."""
+    key = None
+    if api_key_env:
+        key = os.environ.get(api_key_env)
+        if not key:
+            raise _fail(f"{api_key_env} is not set in this shell: export {api_key_env}=<key> and run again", 2)
+    loaded = load_for_ops(config, quiet=json_out) if config_path(config) else None
+    try:
+        cat = run_async(ops.ollama_catalog(base, key, loaded.config if loaded else None))
+    except ops.CatalogError as exc:
+        raise _fail(str(exc)) from None
+    missing = [c for c in cat.configured if c.found is None]
+    if json_out:
+        emit_json(cat.as_json())
+        raise typer.Exit(1 if missing else 0)
+    table = Table(title=f"models on {cat.base}")
+    for col in ("name", "size", "family", "parameters", "quantisation", "modified", "configured aliases"):
+        table.add_column(col)
+    for m in cat.models:
+        table.add_row(m.name, human_size(m.size), m.family, m.parameter_size, m.quantization, m.modified_at[:10], ", ".join(m.aliases))
+    console.print(table)
+    for c in missing:
+        fix = "pick a listed name" if is_ollama_cloud(cat.base) else f"lmgate ollama pull --instance {cat.base} {c.model}"
+        console.print(f"[bold red]missing[/bold red]: alias {escape(c.alias)} wants {escape(c.model)}, which this instance does not have: {escape(fix)}")
+    raise typer.Exit(1 if missing else 0)
+
+
+def _per_million(price: str) -> str:
+    try:
+        return f"{float(price) * 1e6:.2f}"
+    except ValueError:
+        return price or "?"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    mode = path.stat().st_mode & 0o777
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _router_tables(cat: ops.RouterCatalog, free: bool) -> None:
+    table = Table(title=f"{'free ' if free else ''}models at {cat.base_url} ({len(cat.models)})")
+    for col in ("id", "context", "$/M in", "$/M out", "moderated", "expires", "data policy"):
+        table.add_column(col, overflow="fold")
+    for m in cat.models:
+        policy = "free: may log/train" if m.free else ""
+        table.add_row(m.id, str(m.context_length), _per_million(m.prompt_price), _per_million(m.completion_price), str(m.moderated), m.expiration_date or "", policy)
+    console.print(table)
+    if not cat.configured:
+        return
+    table = Table(title="OpenRouter models in the config")
+    for col in ("alias", "model", "status", "context", "suggested replacements"):
+        table.add_column(col, overflow="fold")
+    for c in cat.configured:
+        style = {"live": "green", "expiring": "yellow", "retired": "bold red"}.get(c.status, "")
+        context = str(c.listed.context_length) if c.listed else "-"
+        status = f"[{style}]{c.status}[/{style}]" + (f" {c.listed.expiration_date}" if c.listed and c.listed.expiration_date else "")
+        table.add_row(c.alias, c.model_id, status, context, "\n".join(c.replacements))
+    console.print(table)
+
+
+@catalog_app.command("openrouter")
+def openrouter(
+    free: Annotated[bool, typer.Option("--free", help="Only free models (both prices zero); replacements free too")] = False,
+    config: ConfigOption = None,
+    write: Annotated[bool, typer.Option("--write", help="Replace retired models in the config (comments and layout kept), after validating; prints a diff")] = False,
+    base_url: Annotated[str, typer.Option("--base-url", help="OpenRouter API base (mirrors, tests)")] = ops.DEFAULT_OPENROUTER,
+    json_out: JsonOption = False,
+) -> None:
+    """Fetch OpenRouter's live model list and check the config's OpenRouter models against it: retired
+    ones get replacements (same family, closest name, free when the old one was). Exit 1 when a retired
+    model is left in the config."""
+    path = config_path(config)
+    if write and path is None:
+        raise _fail("--write needs the file to rewrite: pass --config FILE", 2)
+    try:
+        text = path.read_text() if path else None
+    except OSError as exc:
+        raise _fail(f"{path}: cannot read the config file: {exc.strerror or exc}", 2) from None
+    try:
+        cat = run_async(ops.openrouter_catalog(base_url, text, free))
+    except ops.CatalogError as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:  # a YAML error in the config
+        raise _fail(f"{path}: {exc}; run `lmgate validate --config {path}`", 2) from None
+    diff, written = "", False
+    if write and path and text is not None:
+        rw = ops.rewrite_models(text, str(path), cat.configured)
+        if rw.errors:
+            for e in rw.errors:
+                err_console.print(f"  {escape(e)}")
+            raise _fail("the rewritten config would not be valid; nothing was written", 2)
+        if rw.changes:
+            diff = ops.unified_diff(text, rw.text, str(path))
+            _write_atomically(path, rw.text)
+            written = True
+            for c in cat.configured:
+                if c.status == "retired" and c.replacements:
+                    c.status = f"replaced by {c.replacements[0]}"
+    left = [c for c in cat.configured if c.status == "retired"]
+    if json_out:
+        emit_json({**cat.as_json(), "written": written, "diff": diff})
+        raise typer.Exit(1 if left else 0)
+    _router_tables(cat, free)
+    if diff:
+        console.print(f"[green]wrote {path}[/green]:")
+        console.print(escape(diff), highlight=False)
+    elif left and not write:
+        console.print(f"{len(left)} retired model(s) in the config: run again with --write to apply the first suggestion of each")
+    for c in left:
+        if not c.replacements:
+            console.print(f"[bold red]retired[/bold red]: {escape(c.alias)} ({escape(c.model_id)}) has no replacement to suggest: pick one from the table")
+    raise typer.Exit(1 if left else 0)
