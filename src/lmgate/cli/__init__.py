@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lmgate.cli import catalog_cmds, config_cmds, logs_cmds, ops_cmds, serve_cmd
+from lmgate.cli import catalog_cmds, config_cmds, logs_cmds, ollama_cmds, ops_cmds, serve_cmd
 
 app = typer.Typer(
     name="lmgate",
@@ -18,6 +18,7 @@ app.command("validate")(config_cmds.validate)
 app.command("models")(config_cmds.models)
 app.command("doctor")(ops_cmds.doctor)
 app.add_typer(catalog_cmds.catalog_app, name="catalog")
+app.add_typer(ollama_cmds.ollama_app, name="ollama")
 app.add_typer(logs_cmds.logs_app, name="logs")
 app.command("usage")(logs_cmds.usage)
 

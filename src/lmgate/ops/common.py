@@ -138,7 +138,9 @@ def classify_failure(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return "dns", "the host name does not resolve"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connect", f"connection failed ({exc.os_error.strerror or exc.os_error})"
+        err = exc.os_error
+        reason = "refused" if isinstance(err, ConnectionRefusedError) else (err.strerror or str(err))
+        return "connect", f"connection {reason}"
     if isinstance(exc, TimeoutError):
         return "timeout", "no answer in time"
     return "protocol", f"{type(exc).__name__}: {exc}"
