@@ -135,3 +135,42 @@ def test_spooled_records_are_replayed_at_next_start(tmp_path, make_gateway):
         time.sleep(0.1)
     assert len(rows(db)) == 6
     third.stop()
+
+
+@pytest.fixture
+def postgres():
+    from tests.pg import Postgres
+
+    pg = Postgres()
+    yield pg
+    pg.destroy()
+
+
+def test_postgres_sink_down_mid_load_loses_nothing(tmp_path, make_gateway, postgres):
+    gw = make_gateway(config(tmp_path, f"  database_url: {postgres.url}"))
+    chat(gw, 15)
+
+    def count() -> int:
+        try:
+            return int(postgres.query("select count(distinct request_id) from lmgate_request_log")[0])
+        except RuntimeError:
+            return -1
+
+    deadline = time.monotonic() + 10
+    while count() < 15 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert count() == 15
+    postgres.stop()  # the database dies under load
+    chat(gw, 25)
+    spool = tmp_path / "logs" / "spool"
+    deadline = time.monotonic() + 15
+    while not list(spool.glob("database-*.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(spool.glob("database-*.jsonl"))
+    postgres.start()
+    chat(gw, 5)
+    deadline = time.monotonic() + 20
+    while count() < 45 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert count() == 45
+    assert postgres.query("select count(*) from lmgate_request_log") == ["45"]
