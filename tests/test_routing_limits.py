@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 
 import httpx
+import pytest
 
+from lmgate.limits import MemoryQuotas, Quota
 from tests.routing_kit import MASTER, ROUTE, Tiers, chain_config, chat, health, hops, tiers_fixture  # noqa: F401
 from tests.servers import Behaviour, FakeOpenAIUpstream
 
@@ -124,3 +126,21 @@ def test_health_needs_the_master_key(tiers: Tiers, make_gateway):
     rows = {row["deployment"]: row for row in body["deployments"]}
     assert set(rows) == {"cloud-kimi", "vllm-qwen", "ollama-qwen"}
     assert rows["vllm-qwen"]["model"] == "hosted_vllm/Qwen/Qwen2.5-7B" and rows["vllm-qwen"]["state"] == "healthy"
+
+
+async def test_quota_windows_slide():
+    now = [1000.0]
+    quotas = MemoryQuotas(clock=lambda: now[0])
+    q = Quota(rpm=2, rpd=3)
+    assert await quotas.acquire("d", q) is None
+    now[0] += 30
+    assert await quotas.acquire("d", q) is None
+    denial = await quotas.acquire("d", q)
+    assert denial is not None and denial.limit == "rpm" and denial.retry_after == pytest.approx(30)
+    now[0] += 30  # the first request has left the minute
+    assert await quotas.acquire("d", q) is None
+    now[0] += 60
+    denial = await quotas.acquire("d", q)
+    assert denial is not None and denial.limit == "rpd"
+    assert denial.retry_after == pytest.approx(86400 - 120)
+    assert (await quotas.usage("d")).requests_day == 3

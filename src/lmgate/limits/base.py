@@ -12,7 +12,7 @@ class Quota:
 
     rpm: int | None = None  # requests per minute
     tpm: int | None = None  # tokens per minute
-    rpd: int | None = None  # requests per day (UTC)
+    rpd: int | None = None  # requests per day
 
     def __bool__(self) -> bool:
         return self.rpm is not None or self.tpm is not None or self.rpd is not None
@@ -34,7 +34,7 @@ class QuotaUsage:
 
 
 class QuotaStore(ABC):
-    """Counters per key in fixed windows (the current minute, the current UTC day)."""
+    """Counters per key over the last minute and the last day."""
 
     @abstractmethod
     async def acquire(self, key: str, quota: Quota) -> QuotaDenial | None:

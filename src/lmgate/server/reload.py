@@ -31,6 +31,7 @@ from lmgate.routing import Router
 log = logging.getLogger("lmgate.reload")
 Signature = tuple[str, int, int, int, int]
 IDLE_CHECK_S = 5.0  # how often to look again while watching is switched off
+SETTLE_S = 0.05  # a changed file must stay unchanged this long before it is read (writers in progress)
 
 
 def file_signature(path: Path) -> Signature | None:
@@ -106,7 +107,10 @@ class ConfigReloader:
             if interval <= 0 or path is None:
                 continue
             current = file_signature(path)
-            if current is not None and current != self._seen:
+            if current is None or current == self._seen:
+                continue
+            await asyncio.sleep(SETTLE_S)
+            if file_signature(path) == current:  # else still being written: look again next time
                 await self.reload("config file changed")
 
 
