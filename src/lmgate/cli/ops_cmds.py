@@ -12,6 +12,7 @@ from rich.table import Table
 from lmgate.cli.common import ConfigOption
 from lmgate.cli.ops_common import JsonOption, console, emit_json, level_style, load_for_ops, run_async
 from lmgate.ops import doctor as doctor_ops
+from lmgate.ops import drill as drill_ops
 from lmgate.ops.common import LoadedConfig
 
 
@@ -78,3 +79,48 @@ def doctor(
         console.print("[green]every model has at least one healthy tier[/green]")
     raise typer.Exit(report.exit_code)
 
+
+
+def _round_line(r: drill_ops.DrillRound) -> str:
+    broken = ", ".join(r.broken) if r.broken else "nothing"
+    who = f"{r.answered_alias or '?'} ({r.answered_by or '-'})" if r.status == 200 else f"HTTP {r.status}" if r.status else "no answer"
+    mark = "[green]ok[/green]" if r.ok else "[bold red]FAIL[/bold red]"
+    line = f"{mark} broken: {escape(broken)} -> answered by {escape(who)} in {r.seconds:.2f} s"
+    if r.route:
+        line += f"  [dim]route {escape(r.route)}[/dim]"
+    if r.problem:
+        line += f"\n     {escape(r.problem)}"
+    return line
+
+
+def drill(
+    alias: Annotated[str, typer.Argument(help="The alias whose fallback chain to prove")],
+    config: ConfigOption = None,
+    target_seconds: Annotated[float, typer.Option("--target-seconds", help="Fail a round that takes longer to answer")] = drill_ops.DEFAULT_TARGET_S,
+    failure: Annotated[str, typer.Option("--failure", help="How broken tiers fail: refused (closed port), error (503), hang (never answers)")] = "refused",
+    json_out: JsonOption = False,
+) -> None:
+    """Prove a fallback chain: run the gateway in-process, break the chain's tiers one more per round
+    (pointing them at a failing loopback target, keys removed), send a small real request, and report
+    which tier answered and how long it took. Exit 1 when a round fails or is over the target."""
+    if failure not in drill_ops.FAILURE_MODES:
+        console.print(f"[bold red]error[/bold red]: --failure must be one of {', '.join(drill_ops.FAILURE_MODES)}")
+        raise typer.Exit(2)
+    loaded = load_for_ops(config, quiet=json_out, need_env=True)
+    if loaded.config is None:
+        if json_out:
+            emit_json({"ok": False, "problem": "; ".join(loaded.errors)})
+        raise typer.Exit(2)
+    if json_out:
+        report = run_async(drill_ops.run_drill(loaded.config, alias, failure, target_seconds))
+        emit_json(report.as_json())
+        raise typer.Exit(0 if report.ok else 1)
+    with console.status(f"drilling {escape(alias)} ({failure})"):
+        report = run_async(drill_ops.run_drill(loaded.config, alias, failure, target_seconds, on_round=lambda r: console.print(_round_line(r))))
+    if report.problem:
+        console.print(f"[bold red]error[/bold red]: {escape(report.problem)}")
+        raise typer.Exit(1)
+    chain = " -> ".join(report.tiers)
+    verdict = "[green]holds[/green]" if report.ok else "[bold red]does not hold[/bold red]"
+    console.print(f"chain {escape(chain)} {verdict} (target {target_seconds:g} s, failure mode {failure})")
+    raise typer.Exit(0 if report.ok else 1)
