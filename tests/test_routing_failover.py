@@ -3,6 +3,7 @@ loopback upstreams that fail on purpose."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import openai
@@ -230,3 +231,28 @@ def test_disable_cooldowns(tiers: Tiers, make_gateway):
     chat(gw)
     chat(gw)
     assert tiers.cloud.calls == 3
+
+
+def test_host_that_never_accepts_fails_over_after_connect_timeout_without_retries(tiers: Tiers, make_gateway):
+    # A listener whose accept queue is full: the kernel drops further SYNs, like a dead host.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = []
+    try:
+        for _ in range(8):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(listener.getsockname())
+            fillers.append(s)
+        base = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        gw = make_gateway(chain_config(tiers, router="num_retries: 3", cloud_base=base, cloud_params="connect_timeout: 0.3"))
+        started = time.monotonic()
+        r = chat(gw)
+        assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "from vllm"
+        assert hops(r.headers[ROUTE]) == [("cloud-kimi", "unreachable"), ("vllm-qwen", "ok")]
+        assert time.monotonic() - started < 3, "a dead host costs one connect timeout, not one per retry"
+    finally:
+        for s in fillers:
+            s.close()
+        listener.close()

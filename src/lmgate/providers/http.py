@@ -134,6 +134,8 @@ async def status_error(resp: aiohttp.ClientResponse, deployment: Deployment) -> 
 def transport_error(exc: BaseException, deployment: Deployment, during: str) -> UpstreamError:
     """Map an aiohttp/asyncio failure to our tree; the message never includes URLs or keys."""
     name = deployment.name
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):  # no connection within connect_timeout: a dead host
+        return UpstreamConnectFailed(f"upstream '{name}' is unreachable (connect timed out)", deployment=name)
     if isinstance(exc, asyncio.TimeoutError):
         return UpstreamTimeout(f"upstream '{name}' timed out {during}", deployment=name)
     if isinstance(exc, aiohttp.ClientPayloadError):
