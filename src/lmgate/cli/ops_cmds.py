@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,8 +10,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lmgate.cli.common import ConfigOption
+from lmgate.cli.common import ConfigOption, config_path
 from lmgate.cli.ops_common import JsonOption, console, emit_json, level_style, load_for_ops, run_async
+from lmgate.ops import audit as audit_ops
 from lmgate.ops import doctor as doctor_ops
 from lmgate.ops import drill as drill_ops
 from lmgate.ops.common import LoadedConfig
@@ -124,3 +126,34 @@ def drill(
     verdict = "[green]holds[/green]" if report.ok else "[bold red]does not hold[/bold red]"
     console.print(f"chain {escape(chain)} {verdict} (target {target_seconds:g} s, failure mode {failure})")
     raise typer.Exit(0 if report.ok else 1)
+
+
+def audit(
+    config: ConfigOption = None,
+    path: Annotated[list[Path] | None, typer.Option("--path", "-p", help="A directory (scanned recursively) or file; repeatable")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Find plaintext secrets (API-key-shaped values, literal api_key/master_key/token fields where
+    os.environ/ or a Secret reference belongs) in configs and manifests, and world-readable files
+    holding them. Exit 1 when anything is found. Values are shown masked."""
+    roots = [p for p in [config_path(config), *(path or [])] if p is not None] or [Path.cwd()]
+    missing = [str(p) for p in roots if not p.exists()]
+    if missing:
+        console.print(f"[bold red]error[/bold red]: not found: {escape(', '.join(missing))}")
+        raise typer.Exit(2)
+    report = audit_ops.audit(roots)
+    if json_out:
+        emit_json(report.as_json())
+        raise typer.Exit(report.exit_code)
+    if not report.findings:
+        console.print(f"[green]no plaintext secrets[/green] in {report.files_scanned} file(s)")
+        raise typer.Exit(0)
+    table = Table(title=f"plaintext secrets ({len(report.findings)} in {report.files_scanned} file(s) scanned)", show_lines=True)
+    for col in ("where", "what", "fix"):
+        table.add_column(col, overflow="fold")
+    for f in report.findings:
+        where = f"{f.file}:{f.line}" if f.line else f.file
+        what = f.kind + (f"\n{f.value}" if f.value else "")
+        table.add_row(escape(where), escape(what), escape(f.fix))
+    console.print(table)
+    raise typer.Exit(1)
