@@ -6,6 +6,7 @@ Without Postgres binaries the tests skip locally; with LMGATE_REQUIRE_POSTGRES=1
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -71,8 +72,6 @@ class Postgres:
         raise RuntimeError(res.stderr)
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)

@@ -48,6 +48,8 @@ class Deployment:
     params: dict[str, Any] = field(default_factory=dict)
     # OpenAI request parameters from litellm_params, applied when the client did not send them
     request_defaults: dict[str, Any] = field(default_factory=dict)
+    # values adapters compute once per deployment (headers, timeouts), not once per request
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def mode(self) -> str:

@@ -8,7 +8,8 @@ names are exported as well (see `compat.py`).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as mp
@@ -23,6 +24,18 @@ LATENCY_BUCKETS = (
 )
 REQUEST_LABELS = ("requested_model", "model_group", "deployment", "provider", "status_code", "inbound_protocol")
 DEPLOYMENT_STATES = ("healthy", "cooling_down", "over_quota")
+
+
+@dataclass(slots=True)
+class _Children:
+    requests: Any
+    seconds: Any
+    upstream: Any
+    overhead: Any
+    ttft: Any
+    input_tokens: Any
+    output_tokens: Any
+    cost: Any
 
 
 def multiprocess_dir() -> str | None:
@@ -66,33 +79,51 @@ class Metrics:
             "lmgate_deployment_state", "1 for the state each deployment is in.",
             ("deployment", "model_group", "provider", "state"), registry=r, multiprocess_mode="liveall",
         )
+        self._cache: dict[tuple[object, ...], _Children] = {}
         self.compat: LiteLLMMetrics | None = None
         if litellm_compat:
             from lmgate.observability.compat import LiteLLMMetrics
 
             self.compat = LiteLLMMetrics(r)
 
+    def _children(self, rec: RequestRecord) -> _Children:
+        """The labelled series for this kind of request, resolved once (`labels()` takes a lock)."""
+        key = (rec.requested_model, rec.model_group, rec.deployment, rec.provider, rec.status, rec.inbound, rec.stream)
+        found = self._cache.get(key)
+        if found is None:
+            dep = (rec.model_group, rec.deployment, rec.provider)
+            found = self._cache[key] = _Children(
+                requests=self.requests.labels(
+                    rec.requested_model, rec.model_group, rec.deployment, rec.provider, str(rec.status), rec.inbound
+                ),
+                seconds=self.request_seconds.labels(rec.requested_model, rec.inbound, "true" if rec.stream else "false"),
+                upstream=self.upstream_seconds.labels(rec.deployment, rec.provider),
+                overhead=self.overhead_seconds.labels(rec.inbound),
+                ttft=self.ttft_seconds.labels(rec.requested_model, rec.deployment),
+                input_tokens=self.input_tokens.labels(*dep),
+                output_tokens=self.output_tokens.labels(*dep),
+                cost=self.cost.labels(*dep),
+            )
+        return found
+
     def observe(self, rec: RequestRecord) -> None:
         """Count one finished request (called once per request, after the response is complete)."""
-        status = str(rec.status)
-        self.requests.labels(
-            rec.requested_model, rec.model_group, rec.deployment, rec.provider, status, rec.inbound
-        ).inc()
-        self.request_seconds.labels(rec.requested_model, rec.inbound, "true" if rec.stream else "false").observe(rec.latency_s)
+        c = self._children(rec)
+        c.requests.inc()
+        c.seconds.observe(rec.latency_s)
         if rec.upstream_s is not None and rec.deployment:
-            self.upstream_seconds.labels(rec.deployment, rec.provider).observe(rec.upstream_s)
+            c.upstream.observe(rec.upstream_s)
             if not rec.stream:
-                self.overhead_seconds.labels(rec.inbound).observe(max(0.0, rec.latency_s - rec.upstream_s))
+                c.overhead.observe(max(0.0, rec.latency_s - rec.upstream_s))
         if rec.ttft_s is not None and rec.stream:
-            self.ttft_seconds.labels(rec.requested_model, rec.deployment).observe(rec.ttft_s)
+            c.ttft.observe(rec.ttft_s)
         if rec.deployment:
-            labels = (rec.model_group, rec.deployment, rec.provider)
             if rec.prompt_tokens:
-                self.input_tokens.labels(*labels).inc(rec.prompt_tokens)
+                c.input_tokens.inc(rec.prompt_tokens)
             if rec.completion_tokens:
-                self.output_tokens.labels(*labels).inc(rec.completion_tokens)
+                c.output_tokens.inc(rec.completion_tokens)
             if rec.cost:
-                self.cost.labels(*labels).inc(rec.cost)
+                c.cost.inc(rec.cost)
         previous_group = ""
         for attempt in rec.attempts:
             if previous_group and attempt.model_group != previous_group:

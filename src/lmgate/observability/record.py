@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ class Attempt:
 class RequestRecord:
     inbound: str  # client protocol: openai | ollama | anthropic
     path: str
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=lambda: os.urandom(16).hex())
     started_at: float = field(default_factory=time.time)
     t0: float = field(default_factory=time.perf_counter)
     requested_model: str = ""

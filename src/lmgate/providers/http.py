@@ -34,8 +34,16 @@ class UpstreamPool:
 
     def __init__(self) -> None:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._by_base: dict[str, aiohttp.ClientSession] = {}  # api_base -> its origin's session
 
     def session(self, api_base: str) -> aiohttp.ClientSession:
+        s = self._by_base.get(api_base)
+        if s is not None and not s.closed:
+            return s
+        s = self._by_base[api_base] = self._origin_session(api_base)
+        return s
+
+    def _origin_session(self, api_base: str) -> aiohttp.ClientSession:
         origin = URL(api_base).origin().human_repr() if "://" in api_base else api_base
         s = self._sessions.get(origin)
         if s is None or s.closed:
@@ -56,6 +64,7 @@ class UpstreamPool:
 
     async def close(self) -> None:
         sessions, self._sessions = list(self._sessions.values()), {}
+        self._by_base = {}
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
 
 
@@ -68,13 +77,19 @@ def scrub(text: str, deployment: Deployment) -> str:
 
 def request_timeout(deployment: Deployment, stream: bool) -> aiohttp.ClientTimeout:
     """Whole-request timeout for plain calls; time-between-bytes for streams (first byte included)."""
-    if stream:
-        return aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=deployment.connect_timeout,
-            sock_read=deployment.stream_timeout or deployment.timeout,
-        )
-    return aiohttp.ClientTimeout(total=deployment.timeout, sock_connect=deployment.connect_timeout)
+    key = "timeout.stream" if stream else "timeout"
+    cached: aiohttp.ClientTimeout | None = deployment.cache.get(key)
+    if cached is None:
+        if stream:
+            cached = aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=deployment.connect_timeout,
+                sock_read=deployment.stream_timeout or deployment.timeout,
+            )
+        else:
+            cached = aiohttp.ClientTimeout(total=deployment.timeout, sock_connect=deployment.connect_timeout)
+        deployment.cache[key] = cached
+    return cached
 
 
 def parse_retry_after(headers: Any) -> float | None:

@@ -69,12 +69,16 @@ class OpenAICompatible(Provider):
         return base, ("; ".join(notes) or None)
 
     def _headers(self, deployment: Deployment) -> dict[str, str]:
+        cached: dict[str, str] | None = deployment.cache.get("headers")
+        if cached is not None:
+            return cached
         headers = {"Content-Type": "application/json"}
         if deployment.api_key:
             headers["Authorization"] = f"Bearer {deployment.api_key}"
         if deployment.organization:
             headers["OpenAI-Organization"] = deployment.organization
         headers.update(deployment.extra_headers)
+        deployment.cache["headers"] = headers
         return headers
 
     def upstream_body(self, deployment: Deployment, request: GatewayRequest) -> dict[str, Any]:

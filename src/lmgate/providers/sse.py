@@ -41,29 +41,46 @@ class OpenAISSEStream(UpstreamStream):
         self._done = False
 
     def _inspect(self, block: bytes) -> bytes:
-        """Look at events that carry usage; return the block minus a usage-only chunk when stripping."""
-        kept: list[bytes] = []
-        for event in block.split(b"\n\n"):
-            if not event:
+        """Parse only the events that mention usage (capture it; drop a usage-only chunk when stripping).
+
+        `block` ends on an event boundary; everything around those events passes through as slices.
+        """
+        out: list[bytes] = []
+        start = 0  # start of the not-yet-emitted part of block
+        pos = block.find(b'"usage"')
+        while pos >= 0:
+            begin = block.rfind(b"\n\n", 0, pos) + 2 if block.rfind(b"\n\n", 0, pos) >= 0 else 0
+            end = block.find(b"\n\n", pos) + 2
+            if self._keep(block[begin:end]):
+                pos = block.find(b'"usage"', end)
                 continue
-            data = _payload(event)
-            if data is not None and b'"usage"' in data and data != b"[DONE]":
-                try:
-                    obj = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    obj = None
-                if isinstance(obj, dict) and isinstance(obj.get("usage"), dict):
-                    self.usage = obj["usage"]
-                    if self._strip_usage and not obj.get("choices"):
-                        continue
-            kept.append(event + b"\n\n")
-        return b"".join(kept)
+            out.append(block[start:begin])  # drop this event
+            start = end
+            pos = block.find(b'"usage"', end)
+        if not out:
+            return block
+        out.append(block[start:])
+        return b"".join(out)
+
+    def _keep(self, event: bytes) -> bool:
+        data = _payload(event.rstrip(b"\n"))
+        if data is None or data == b"[DONE]":
+            return True
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return True
+        if isinstance(obj, dict) and isinstance(obj.get("usage"), dict):
+            self.usage = obj["usage"]
+            return not (self._strip_usage and not obj.get("choices"))
+        return True
 
     def _note_end(self, block: bytes) -> None:
-        if b'"finish_reason":"' in block or b'"finish_reason": "' in block:
-            self._finished = True
-        if b"data: [DONE]" in block or b"data:[DONE]" in block:
+        tail = block[-64:]
+        if b"data: [DONE]" in tail or b"data:[DONE]" in tail:
             self._done = True
+        if not self._finished and (b'"finish_reason":"' in block or b'"finish_reason": "' in block):
+            self._finished = True
 
     async def frames(self) -> AsyncIterator[bytes]:
         buf = b""
