@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,12 @@ from lmgate.routing.trace import RouteTrace
 
 log = logging.getLogger("lmgate.route")
 ROUTE_HEADER = "x-lmgate-route"
+WORKERS_ENV = "LMGATE_WORKERS"  # set by `lmgate serve --workers N` for its worker processes
+
+
+def _share(limit: int | None, workers: int) -> int | None:
+    """Each of N processes counting on its own may use 1/N of an upstream quota (at least 1)."""
+    return None if limit is None else max(1, limit // workers) if workers > 1 else limit
 
 
 @dataclass(slots=True)
@@ -86,7 +93,11 @@ class Router:
         self.pool = pool
         self.state = state or RouterState()
         self._rng = rng or random.Random()
-        self._quota = {d.name: Quota(d.rpm, d.tpm, d.rpd) for d in config.deployments}
+        workers = int(os.environ.get(WORKERS_ENV) or 1) if isinstance(self.state.quotas, MemoryQuotas) else 1
+        self._quota = {
+            d.name: Quota(_share(d.rpm, workers), _share(d.tpm, workers), _share(d.rpd, workers))
+            for d in config.deployments
+        }
         self._coolable = {d.name: self._may_cool(d) for d in config.deployments}
 
     def _may_cool(self, d: Deployment) -> bool:

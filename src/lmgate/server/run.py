@@ -14,6 +14,7 @@ from prometheus_client.multiprocess import mark_process_dead
 
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.observability.metrics import multiprocess_dir
+from lmgate.routing.router import WORKERS_ENV
 from lmgate.server.app import create_app
 
 log = logging.getLogger("lmgate")
@@ -58,6 +59,7 @@ def serve(config: RuntimeConfig, host: str, port: int, workers: int = 1) -> None
         run_worker(config, host, port)
         return
     ctx = multiprocessing.get_context("fork")
+    os.environ[WORKERS_ENV] = str(workers)  # in-memory upstream quotas are split between the workers
     procs = [ctx.Process(target=run_worker, args=(config, host, port, True, i), daemon=False) for i in range(1, workers + 1)]
     for p in procs:
         p.start()
