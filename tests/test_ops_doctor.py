@@ -64,6 +64,7 @@ def entry(alias: str, model: str, base: str, extra: str = "") -> str:
 
 def test_diagnoses_each_broken_deployment(tmp_path, ollama, cloud, openai_server, monkeypatch):
     monkeypatch.delenv("LMGATE_TEST_UNSET_KEY", raising=False)
+    monkeypatch.delenv("LMGATE_TEST_UNSET_BASE", raising=False)
     closed = free_port()
     plain = openai_server.server.port  # plain HTTP where the config says https
     text = "model_list:\n" + "".join(
@@ -79,6 +80,7 @@ def test_diagnoses_each_broken_deployment(tmp_path, ollama, cloud, openai_server
             entry("vllm-typo", "hosted_vllm/Qwen/Qwen2.5-7B-Instruct", openai_server.base, "      api_key: right-key\n"),
             entry("dead", "ollama_chat/qwen3:8b", f"http://127.0.0.1:{closed}"),
             entry("tls", "openai/gpt-4o", f"https://127.0.0.1:{plain}/v1", "      api_key: k\n"),
+            entry("base-from-env", "ollama_chat/qwen3:8b", "os.environ/LMGATE_TEST_UNSET_BASE"),
         ]
     )
     code, report = doctor(tmp_path, text)
@@ -95,7 +97,9 @@ def test_diagnoses_each_broken_deployment(tmp_path, ollama, cloud, openai_server
     assert failing(deps["proxied-no-suffix"], "model")["fix"] == "model: ollama_chat/gpt-oss:120b-cloud"
     assert failing(deps["cloud-no-key"], "env")["fix"].startswith("export LMGATE_TEST_UNSET_KEY=")
     assert failing(deps["cloud-no-key"], "auth")  # and the server refused to list models without it
-    assert report["missing_env"] == ["LMGATE_TEST_UNSET_KEY"]
+    assert report["missing_env"] == ["LMGATE_TEST_UNSET_BASE", "LMGATE_TEST_UNSET_KEY"]
+    assert failing(deps["base-from-env"], "env")["fix"] == "export LMGATE_TEST_UNSET_BASE=<url>"
+    assert [f["check"] for f in deps["base-from-env"]["findings"]] == ["env"]  # no probe of a placeholder URL
     assert "401" in failing(deps["vllm-bad-key"], "auth")["message"]
     f = failing(deps["vllm-typo"], "model")
     assert f["fix"] == "model: hosted_vllm/Qwen/Qwen2.5-7B-Instruct-AWQ"

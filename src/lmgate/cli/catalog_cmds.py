@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.markup import escape
 from rich.table import Table
 
@@ -123,7 +124,7 @@ def openrouter(
         cat = run_async(ops.openrouter_catalog(base_url, text, free))
     except ops.CatalogError as exc:
         raise _fail(str(exc)) from None
-    except Exception as exc:  # a YAML error in the config
+    except yaml.YAMLError as exc:
         raise _fail(f"{path}: {exc}; run `lmgate validate --config {path}`", 2) from None
     diff, written = "", False
     if write and path and text is not None:

@@ -21,7 +21,7 @@ from yarl import URL
 from lmgate.config import Deployment
 from lmgate.errors import GatewayError
 from lmgate.ops import names
-from lmgate.ops.common import LoadedConfig, Probe, auth_headers, new_session, request_json
+from lmgate.ops.common import PLACEHOLDER, LoadedConfig, Probe, auth_headers, new_session, request_json
 from lmgate.providers.base import GatewayRequest
 from lmgate.providers.http import UpstreamPool
 
@@ -308,6 +308,10 @@ async def check_deployment(
     if unset := loaded.unset_var(d.api_key):
         rep.add("env", "fail", f"the key comes from os.environ/{unset}, which is not set in this shell", f"export {unset}=<key> (for the service: its Environment= or Secret)")
         key = None
+    if PLACEHOLDER in d.api_base:
+        var = d.api_base.split(PLACEHOLDER, 1)[1].split("/", 1)[0]
+        rep.add("env", "fail", f"api_base comes from os.environ/{var}, which is not set in this shell", f"export {var}=<url>")
+        return rep
     if not d.adapter.needs_network:
         rep.add("reach", "ok", "built in (no network)")
         usable = True
