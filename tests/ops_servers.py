@@ -240,6 +240,7 @@ def openrouter_model(
 class FakeOpenRouter:
     models: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
+    api_key: str = "sk-or-v1-test"  # the key GET /api/v1/key accepts
 
     def __post_init__(self) -> None:
         self.server = ServerThread(self._app)
@@ -258,7 +259,14 @@ class FakeOpenRouter:
     def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/api/v1/models", self._models)
+        app.router.add_get("/api/v1/key", self._key)
         return app
+
+    async def _key(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _json({"error": {"code": 401, "message": "No auth credentials found"}}, 401)
+        data = {"label": "sk-or-v1-te...est", "limit": None, "limit_remaining": None, "usage": 0, "is_free_tier": True}
+        return _json({"data": data})
 
     async def _models(self, request: web.Request) -> web.Response:
         if self.status != 200:

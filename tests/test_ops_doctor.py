@@ -11,7 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from lmgate.cli import app
-from tests.ops_servers import FakeOllamaInstance, FakeOpenAIServer, ollama_model
+from tests.ops_servers import (
+    FakeOllamaInstance,
+    FakeOpenAIServer,
+    FakeOpenRouter,
+    ollama_model,
+    openrouter_model,
+)
 from tests.servers import free_port
 
 runner = CliRunner()
@@ -149,3 +155,24 @@ def test_config_errors_exit_2_with_file_and_line(tmp_path):
     assert any("config.yaml:" in e and "unknown provider" in e for e in report["config_errors"])
     code, report = doctor(tmp_path, "model_list:\n  - model_name: a\n    litellm_params: {model: mock/echo}\n", "--model", "zzz")
     assert code == 2 and "no such model_name" in report["config_errors"][0]
+
+
+def test_openrouter_key_checked_on_its_key_endpoint(tmp_path):
+    router = FakeOpenRouter(models=[openrouter_model("qwen/qwen3-coder:free")]).start()
+    try:
+        text = "model_list:\n" + "".join(
+            [
+                entry("or-ok", "openrouter/qwen/qwen3-coder:free", router.base, "      api_key: sk-or-v1-test\n"),
+                entry("or-bad-key", "openrouter/qwen/qwen3-coder:free", router.base, "      api_key: sk-or-v1-wrong\n"),
+                entry("or-retired", "openrouter/qwen/qwen-2.5-coder-32b-instruct:free", router.base, "      api_key: sk-or-v1-test\n"),
+            ]
+        )
+        code, report = doctor(tmp_path, text)
+    finally:
+        router.stop()
+    deps = by_name(report)
+    assert deps["or-ok"]["healthy"]
+    assert any(f["check"] == "auth" and "free tier: yes" in f["message"] for f in deps["or-ok"]["findings"])
+    assert "No auth credentials found" in failing(deps["or-bad-key"], "auth")["message"]
+    assert "lmgate catalog openrouter" in failing(deps["or-retired"], "model")["fix"]
+    assert code == 1

@@ -228,6 +228,8 @@ async def _openai(session: aiohttp.ClientSession, d: Deployment, key: str | None
         return False
     ids = [str(m.get("id")) for m in data if isinstance(m, dict)]
     rep.add("reach", "ok", f"{base}/models answered in {listing.elapsed * 1000:.0f} ms ({len(ids)} models)")
+    if d.provider == "openrouter" and not await _openrouter_key(session, d, key, rep):
+        return False
     if d.upstream_model in ids:
         rep.add("model", "ok", f"model {d.upstream_model} is listed")
         return True
@@ -238,6 +240,23 @@ async def _openai(session: aiohttp.ClientSession, d: Deployment, key: str | None
         fix = "lmgate catalog openrouter --config <this file> (suggests replacements; --write applies them)"
     rep.add("model", "fail", f"{URL(base).host} does not list '{d.upstream_model}'{hint}", fix)
     return False
+
+
+async def _openrouter_key(session: aiohttp.ClientSession, d: Deployment, key: str | None, rep: DeploymentReport) -> bool:
+    """OpenRouter lists models without a key, so the key is checked on GET /key (its own details)."""
+    if not key:
+        rep.add("auth", "fail", "no key for OpenRouter", "export OPENROUTER_API_KEY=<key> (or api_key: os.environ/OPENROUTER_API_KEY)")
+        return False
+    probe = await request_json(session, "GET", d.api_base + "/key", headers=auth_headers(key))
+    if not _auth_ok(probe, d, rep):
+        return False
+    info = probe.data.get("data") if probe.ok and isinstance(probe.data, dict) else None
+    if isinstance(info, dict):
+        facts = [f"free tier: {'yes' if info.get('is_free_tier') else 'no'}"]
+        if info.get("limit_remaining") is not None:
+            facts.append(f"credit left: {info['limit_remaining']}")
+        rep.add("auth", "ok", f"key accepted ({', '.join(facts)})")
+    return True
 
 
 async def _openai_path(
