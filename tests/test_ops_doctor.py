@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -176,3 +179,14 @@ def test_openrouter_key_checked_on_its_key_endpoint(tmp_path):
     assert "No auth credentials found" in failing(deps["or-bad-key"], "auth")["message"]
     assert "lmgate catalog openrouter" in failing(deps["or-retired"], "model")["fix"]
     assert code == 1
+
+
+def test_real_process_on_the_embedded_config(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "LMGATE_CONFIG"}
+    run = subprocess.run([sys.executable, "-m", "lmgate", "doctor", "--deep", "--json"], capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 0, run.stderr
+    report = orjson.loads(run.stdout)
+    assert {d["deployment"] for d in report["deployments"]} == {"mock-chat", "mock-slow", "mock-embed"}
+    assert all(d["healthy"] and d["latency_ms"] is not None for d in report["deployments"])
+    table = subprocess.run([sys.executable, "-m", "lmgate", "doctor"], capture_output=True, text=True, timeout=60, env=env)
+    assert table.returncode == 0 and "every model has at least one healthy tier" in table.stdout
