@@ -81,3 +81,10 @@ def test_key_from_config_is_sent(tmp_path):
         assert ok.exit_code == 0 and orjson.loads(ok.stdout)["models"][0]["name"] == "gpt-oss:120b"
     finally:
         cloud.stop()
+
+
+def test_broken_config_is_reported_not_misread(tmp_path, inst):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("model_list:\n  - model_name: reasoning\n    litellm_params: {model: nosuch/qwen3:8b}\n")
+    result = runner.invoke(app, ["ollama", "ps", "-i", "reasoning", "--config", str(cfg)])
+    assert result.exit_code == 2 and "unknown provider 'nosuch'" in result.stderr

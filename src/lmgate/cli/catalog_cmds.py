@@ -40,7 +40,7 @@ def ollama(
         key = os.environ.get(api_key_env)
         if not key:
             raise _fail(f"{api_key_env} is not set in this shell: export {api_key_env}=<key> and run again", 2)
-    loaded = load_for_ops(config, quiet=json_out) if config_path(config) else None
+    loaded = load_for_ops(config) if config_path(config) else None
     try:
         cat = run_async(ops.ollama_catalog(base, key, loaded.config if loaded else None))
     except ops.CatalogError as exc:
