@@ -64,5 +64,8 @@ def unit_prices(deployment: Deployment) -> tuple[float, float, str]:
 
 
 def cost(deployment: Deployment, prompt_tokens: int, completion_tokens: int) -> tuple[float, str]:
-    pin, pout, source = unit_prices(deployment)
+    prices = deployment.cache.get("prices")
+    if prices is None:
+        prices = deployment.cache["prices"] = unit_prices(deployment)
+    pin, pout, source = prices
     return prompt_tokens * pin + completion_tokens * pout, source

@@ -66,6 +66,11 @@ class RuntimeConfig:
     loaded_at: int  # unix seconds; `created` in /v1/models
     policy: RoutingPolicy = field(default_factory=RoutingPolicy)
     chains: dict[str, FallbackChain] = field(default_factory=dict)  # alias -> its fallback chain
+    by_name: dict[str, Deployment] = field(default_factory=dict)  # deployment name -> deployment
+
+    def __post_init__(self) -> None:
+        if not self.by_name:
+            self.by_name = {d.name: d for d in self.deployments}
 
     @property
     def master_key(self) -> str | None:

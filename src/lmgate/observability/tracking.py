@@ -46,7 +46,7 @@ def attempts_of(raw_attempts: list[Any], config: RuntimeConfig) -> list[Attempt]
             name, outcome, seconds = (*item, 0.0)[:3]
         else:
             name, outcome, seconds = item.deployment, item.outcome, getattr(item, "seconds", None) or 0.0
-        dep = next((d for d in config.deployments if d.name == name), None)
+        dep = config.by_name.get(name)
         out.append(Attempt(name, dep.alias if dep else "", dep.provider if dep else "", str(outcome), float(seconds)))
     return out
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -36,11 +37,18 @@ class Observer:
     log_content: bool
     tracing: tracing.Tracing | None = None
     metrics_enabled: bool = True
+    _in_flight: dict[str, Any] = field(default_factory=dict)
 
     @property
     def idle(self) -> bool:
         """Nothing consumes records: skip the observation layer entirely."""
         return not self.metrics_enabled and self.request_log is None and self.tracing is None
+
+    def in_flight(self, inbound: str) -> Any:
+        child = self._in_flight.get(inbound)
+        if child is None:
+            child = self._in_flight[inbound] = self.metrics.in_flight.labels(inbound)
+        return child
 
     def complete(self, rec: RequestRecord) -> None:
         if self.metrics_enabled:
@@ -94,7 +102,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     rec = RequestRecord(inbound=protocol_for(request.path).NAME, path=request.path)
     request[RECORD] = rec
-    in_flight = observer.metrics.in_flight.labels(rec.inbound)
+    in_flight = observer.in_flight(rec.inbound)
     if observer.metrics_enabled:
         in_flight.inc()
     status = 500
