@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import openai
 import orjson
 import pytest
@@ -101,6 +102,8 @@ def test_database_sink_survives_being_killed_mid_load(tmp_path, make_gateway):
     while not list(spool.glob("database-*.jsonl")) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert list(spool.glob("database-*.jsonl")), "a refused batch must be journaled to disk"
+    ready = httpx.get(gw.url + "/health/readiness")
+    assert ready.status_code == 200 and ready.json()["request_log"]["spooling"] == ["database"]
     blocker.execute("ROLLBACK")
     blocker.close()
 

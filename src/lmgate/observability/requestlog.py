@@ -113,6 +113,11 @@ class RequestLog:
         self._task: asyncio.Task[None] | None = None
         self._failing: set[str] = set()
 
+    @property
+    def failing(self) -> set[str]:
+        """Names of sinks whose last write failed (their records are being spooled)."""
+        return set(self._failing)
+
     def submit(self, record: RequestRecord) -> None:
         self._queue.append(record)
         if len(self._queue) >= self.batch_size:

@@ -9,6 +9,7 @@ from aiohttp import web
 from lmgate import __version__
 from lmgate.inbound.common import state
 from lmgate.routing.status import deployment_states
+from lmgate.server.observe import OBSERVER
 
 
 async def liveliness(request: web.Request) -> web.Response:
@@ -24,6 +25,10 @@ async def readiness(request: web.Request) -> web.Response:
         "deployments": len(st.config.deployments),
         "config": str(st.config.source) if st.config.source else "embedded default",
     }
+    log = request.app[OBSERVER].request_log
+    if log is not None:
+        # A failing sink does not make the gateway unready: records are spooled and replayed.
+        body["request_log"] = {"sinks": [s.name for s in log.sinks], "spooling": sorted(log.failing)}
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
