@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.servers import ServerThread
+from tests.servers import FakeServer, ServerThread
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -43,7 +43,7 @@ def ollama_model(name: str, size: int = 4_683_087_332, family: str = "qwen3", pa
 
 
 @dataclass
-class FakeOllamaInstance:
+class FakeOllamaInstance(FakeServer):
     models: list[dict[str, Any]] = field(default_factory=list)
     api_key: str | None = None  # when set, every /api call needs `Authorization: Bearer <key>`
     pullable: dict[str, int] = field(default_factory=dict)  # name -> total bytes a pull downloads
@@ -53,17 +53,6 @@ class FakeOllamaInstance:
 
     def __post_init__(self) -> None:
         self.server = ServerThread(self._app)
-
-    def start(self) -> FakeOllamaInstance:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def base(self) -> str:
-        return self.server.url
 
     def names(self) -> list[str]:
         return [m["name"] for m in self.models]
@@ -159,24 +148,14 @@ class FakeOllamaInstance:
 
 
 @dataclass
-class FakeOpenAIServer:
+class FakeOpenAIServer(FakeServer):
+    base_path = "/v1"
     ids: list[str] = field(default_factory=list)
     api_key: str | None = None
 
     def __post_init__(self) -> None:
         self.server = ServerThread(self._app)
         self.chats = 0
-
-    def start(self) -> FakeOpenAIServer:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def base(self) -> str:
-        return self.server.url + "/v1"
 
     def _app(self) -> web.Application:
         app = web.Application()
@@ -237,24 +216,14 @@ def openrouter_model(
 
 
 @dataclass
-class FakeOpenRouter:
+class FakeOpenRouter(FakeServer):
+    base_path = "/api/v1"
     models: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
     api_key: str = "sk-or-v1-test"  # the key GET /api/v1/key accepts
 
     def __post_init__(self) -> None:
         self.server = ServerThread(self._app)
-
-    def start(self) -> FakeOpenRouter:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def base(self) -> str:
-        return self.server.url + "/api/v1"
 
     def _app(self) -> web.Application:
         app = web.Application()

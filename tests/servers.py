@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from aiohttp import web
@@ -78,6 +78,30 @@ class ServerThread:
             self._stopped.wait(10)
 
 
+class FakeServer:
+    """Base for loopback fakes: a subclass builds `_app()`; `base` is its URL plus `base_path`.
+
+    Subclasses set `self.server = ServerThread(self._app)` in their constructor.
+    """
+
+    base_path = ""
+    server: ServerThread
+
+    def _app(self) -> web.Application:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    @property
+    def base(self) -> str:
+        return self.server.url + self.base_path
+
+
 # --------------------------------------------------------------------------------------------------
 # A fake OpenAI-compatible upstream whose behaviour each test scripts.
 
@@ -114,8 +138,10 @@ def closed_base() -> str:
     return f"http://127.0.0.1:{free_port()}/v1"
 
 
-class FakeOpenAIUpstream:
+class FakeOpenAIUpstream(FakeServer):
     """Speaks the OpenAI wire format exactly; `script` holds behaviours consumed one per request."""
+
+    base_path = "/v1"
 
     def __init__(self) -> None:
         self.script: list[Behaviour] = []
@@ -123,17 +149,6 @@ class FakeOpenAIUpstream:
         self.seen: list[SeenRequest] = []
         self.server = ServerThread(self._app)
         self.disconnects = 0
-
-    def start(self) -> FakeOpenAIUpstream:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def base(self) -> str:
-        return self.server.url + "/v1"
 
     @property
     def calls(self) -> int:

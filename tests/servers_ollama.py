@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.servers import SeenRequest, ServerThread
+from tests.servers import FakeServer, SeenRequest, ServerThread
 
 # The smallest valid PNG (1x1), served at /img.png for remote-image tests.
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -49,7 +49,7 @@ def _metrics(prompt: int, completion: int) -> dict[str, Any]:
     }
 
 
-class FakeOllamaUpstream:
+class FakeOllamaUpstream(FakeServer):
     """Scripted Ollama: `script` holds behaviours consumed one per inference request."""
 
     def __init__(self) -> None:
@@ -58,17 +58,6 @@ class FakeOllamaUpstream:
         self.seen: list[SeenRequest] = []
         self.missing = {"missing-model"}  # names answered with Ollama's 404
         self.server = ServerThread(self._app)
-
-    def start(self) -> FakeOllamaUpstream:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def base(self) -> str:
-        return self.server.url
 
     def _app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
