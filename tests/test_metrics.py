@@ -168,3 +168,26 @@ def test_metrics_can_be_turned_off(upstream, make_gateway):
     )
     r = httpx.get(gw.url + "/metrics")
     assert r.status_code == 404 and "metrics: false" in r.json()["error"]["message"]
+
+
+def test_fallbacks_and_failed_attempts_are_counted(upstream, make_gateway):
+    from tests.servers import free_port
+
+    gw = make_gateway(f"""
+model_list:
+  - model_name: cloud
+    litellm_params: {{model: openai/c, api_base: "http://127.0.0.1:{free_port()}/v1"}}
+  - model_name: local
+    litellm_params: {{model: openai/l, api_base: "{upstream.base}"}}
+litellm_settings:
+  fallbacks: [{{cloud: [local]}}]
+general_settings: {{request_log_path: false}}
+""")
+    raw = openai.OpenAI(base_url=gw.url + "/v1", api_key="x", max_retries=0).chat.completions.with_raw_response.create(
+        model="cloud", messages=[{"role": "user", "content": "x"}]
+    )
+    assert raw.headers["x-lmgate-deployment"] == "local"
+    m = scrape(gw)
+    assert value(m, "lmgate_fallbacks_total", from_model="cloud", to_model="local", reason="unreachable") == 1
+    assert value(m, "lmgate_upstream_failures_total", deployment="cloud", outcome="unreachable") == 1
+    assert value(m, "lmgate_requests_total", requested_model="cloud", model_group="local", status_code="200") == 1
