@@ -148,3 +148,19 @@ def test_k3s_gatekeeper_example_names_its_missing_variables():
                          capture_output=True, text=True, env=env, timeout=60)
     assert res.returncode == 1
     assert "OLLAMA_API_KEY" in res.stderr and "(cloud-kimi)" in res.stderr
+
+
+def test_sigterm_flushes_the_request_log(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    log = tmp_path / "requests.jsonl"
+    cfg.write_text(
+        "model_list: [{model_name: demo, litellm_params: {model: mock/echo}}]\n"
+        f"general_settings: {{request_log_path: '{log}', request_log_flush_seconds: 60}}\n"
+    )
+    with serving("--config", str(cfg), "--workers", "2") as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0)
+        for _ in range(7):
+            client.chat.completions.create(model="demo", messages=[{"role": "user", "content": "x"}])
+    # Nothing is flushed before 60 s: only the shutdown flush (serving() sends SIGTERM) can have written these.
+    lines = [ln for f in tmp_path.glob("requests*.jsonl") for ln in f.read_text().splitlines()]
+    assert len(lines) == 7

@@ -135,7 +135,8 @@ class GeneralSettings(_Section):
     allow_remote_images: bool | None = None  # lmgate extension
     log_content: bool | None = None  # lmgate extension
     metrics: bool = True  # lmgate extension: false turns /metrics and per-request counting off
-    request_log_path: str | bool | None = None  # lmgate extension: JSONL request log; false disables
+    request_log_path: str | bool | None = None
+    request_log_flush_seconds: float = Field(default=0.5, gt=0)  # lmgate extension  # lmgate extension: JSONL request log; false disables
     max_request_body_mb: float | None = Field(default=None, gt=0)  # lmgate extension
     config_watch_interval: float | None = Field(default=None, ge=0)  # lmgate extension, 0 = off
 

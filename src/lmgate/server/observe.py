@@ -74,7 +74,9 @@ def build_observer(config: RuntimeConfig) -> Observer:
 
         sinks.append(DatabaseSink(Store(gs.database_url.get_secret_value())))
     spool_dir = (path.parent if path else default_state_dir()) / "spool"
-    request_log = RequestLog(sinks, Spool(spool_dir), log_content=bool(gs.log_content)) if sinks else None
+    request_log = RequestLog(
+        sinks, Spool(spool_dir), interval=gs.request_log_flush_seconds, log_content=bool(gs.log_content)
+    ) if sinks else None
     ls = config.file.litellm_settings
     callbacks = ls.callbacks if isinstance(ls.callbacks, list) else [ls.callbacks] if ls.callbacks else []
     callbacks += ls.success_callback or []
