@@ -9,6 +9,7 @@ import time
 import openai
 import pytest
 
+from tests.redis_server import backend_fixture, redis_server_fixture, redis_session_fixture  # noqa: F401
 from tests.routing_kit import ROUTE, Tiers, chain_config, chat, health, hops, sdk, tiers_fixture  # noqa: F401
 from tests.servers import Behaviour, closed_base
 
@@ -176,8 +177,8 @@ def test_default_fallbacks_for_aliases_without_their_own(tiers: Tiers, make_gate
     assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "from cpu"
 
 
-def test_auth_failure_cools_down_at_once(tiers: Tiers, make_gateway):
-    gw = make_gateway(chain_config(tiers))
+def test_auth_failure_cools_down_at_once(tiers: Tiers, make_gateway, backend: str):
+    gw = make_gateway(chain_config(tiers, router=backend))
     tiers.cloud.script = [Behaviour("status", 401, body={"error": {"message": "bad key sk-abcdefghijklmnop"}})]
     assert chat(gw).json()["choices"][0]["message"]["content"] == "from vllm"
     r = chat(gw)
@@ -195,8 +196,8 @@ def test_model_not_found_cools_down_at_once(tiers: Tiers, make_gateway):
     assert hops(chat(gw).headers[ROUTE])[0] == ("cloud-kimi", "cooldown")
 
 
-def test_cooldown_after_allowed_fails_then_recovery(tiers: Tiers, make_gateway):
-    gw = make_gateway(chain_config(tiers, router="allowed_fails: 1\n  cooldown_time: 1"))
+def test_cooldown_after_allowed_fails_then_recovery(tiers: Tiers, make_gateway, backend: str):
+    gw = make_gateway(chain_config(tiers, router=f"allowed_fails: 1\n  cooldown_time: 1\n  {backend}"))
     tiers.cloud.script = [Behaviour("status", 503), Behaviour("status", 503)]
     assert chat(gw).status_code == 200  # fail 1: within the allowance
     assert health(gw)["cloud-kimi"]["state"] == "healthy"

@@ -8,17 +8,19 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from lmgate.limits import MemoryQuotas, Quota
+from lmgate.limits import MemoryQuotas, Quota, QuotaStore, QuotaUsage
+from tests.redis_server import RedisServer, backend_fixture, redis_server_fixture, redis_session_fixture  # noqa: F401
 from tests.routing_kit import MASTER, ROUTE, Tiers, chain_config, chat, health, hops, tiers_fixture  # noqa: F401
 from tests.servers import Behaviour, FakeOpenAIUpstream, free_port
 
 
-def test_rpm_quota_skips_before_sending(tiers: Tiers, make_gateway):
-    gw = make_gateway(chain_config(tiers, cloud_params="rpm: 2"))
+def test_rpm_quota_skips_before_sending(tiers: Tiers, make_gateway, backend: str):
+    gw = make_gateway(chain_config(tiers, router=backend, cloud_params="rpm: 2"))
     for _ in range(2):
         assert chat(gw).json()["choices"][0]["message"]["content"] == "from cloud"
     r = chat(gw)
@@ -30,8 +32,8 @@ def test_rpm_quota_skips_before_sending(tiers: Tiers, make_gateway):
     assert row["quota"]["rpm"] == [2, 2]
 
 
-def test_rpd_quota_like_openrouter_free_tier(tiers: Tiers, make_gateway):
-    gw = make_gateway(chain_config(tiers, cloud_params="rpm: 20\n      rpd: 1"))
+def test_rpd_quota_like_openrouter_free_tier(tiers: Tiers, make_gateway, backend: str):
+    gw = make_gateway(chain_config(tiers, router=backend, cloud_params="rpm: 20\n      rpd: 1"))
     assert chat(gw).json()["choices"][0]["message"]["content"] == "from cloud"
     for _ in range(3):
         r = chat(gw)
@@ -41,16 +43,16 @@ def test_rpd_quota_like_openrouter_free_tier(tiers: Tiers, make_gateway):
     assert health(gw)["cloud-kimi"]["reason"] == "rpd 1/1"
 
 
-def test_tpm_quota_counts_answered_tokens(tiers: Tiers, make_gateway):
-    gw = make_gateway(chain_config(tiers, cloud_params="tpm: 5"))
+def test_tpm_quota_counts_answered_tokens(tiers: Tiers, make_gateway, backend: str):
+    gw = make_gateway(chain_config(tiers, router=backend, cloud_params="tpm: 5"))
     assert chat(gw).json()["choices"][0]["message"]["content"] == "from cloud"  # uses 9 tokens
     r = chat(gw)
     assert hops(r.headers[ROUTE])[0] == ("cloud-kimi", "quota-tpm")
     assert tiers.cloud.calls == 1
 
 
-def test_every_candidate_over_quota_is_429_and_nothing_is_sent(tiers: Tiers, make_gateway):
-    gw = make_gateway(chain_config(tiers, cloud_params="rpm: 1", litellm=""))
+def test_every_candidate_over_quota_is_429_and_nothing_is_sent(tiers: Tiers, make_gateway, backend: str):
+    gw = make_gateway(chain_config(tiers, router=backend, cloud_params="rpm: 1", litellm=""))
     assert chat(gw).status_code == 200
     r = chat(gw)
     assert r.status_code == 429 and r.json()["error"]["code"] == "upstream_quota_exceeded"
@@ -133,9 +135,25 @@ def test_health_needs_the_master_key(tiers: Tiers, make_gateway):
     assert rows["vllm-qwen"]["model"] == "hosted_vllm/Qwen/Qwen2.5-7B" and rows["vllm-qwen"]["state"] == "healthy"
 
 
-async def test_quota_windows_slide():
+@pytest.fixture(params=["memory", "redis"])
+async def clocked_quotas(request: pytest.FixtureRequest) -> AsyncIterator[tuple[QuotaStore, list[float]]]:
+    """A quota store on a clock the test moves: MemoryQuotas, or RedisQuotas against a real Redis."""
     now = [1000.0]
-    quotas = MemoryQuotas(clock=lambda: now[0])
+    if request.param == "memory":
+        yield MemoryQuotas(clock=lambda: now[0]), now
+        return
+    from lmgate.limits.redis import RedisLink, RedisQuotas
+
+    server: RedisServer = request.getfixturevalue("redis_server")
+    link = RedisLink({"host": "127.0.0.1", "port": server.port})
+    await link.open()
+    assert link.ok, link.error
+    yield RedisQuotas(link, clock=lambda: now[0]), now
+    await link.close()
+
+
+async def test_quota_windows_slide(clocked_quotas: tuple[QuotaStore, list[float]]):
+    quotas, now = clocked_quotas
     q = Quota(rpm=2, rpd=3)
     assert await quotas.acquire("d", q) is None
     now[0] += 30
@@ -149,6 +167,26 @@ async def test_quota_windows_slide():
     assert denial is not None and denial.limit == "rpd"
     assert denial.retry_after == pytest.approx(86400 - 120)
     assert (await quotas.usage("d")).requests_day == 3
+
+
+async def test_token_window_slides(clocked_quotas: tuple[QuotaStore, list[float]]):
+    quotas, now = clocked_quotas
+    q = Quota(tpm=100)
+    assert await quotas.usage("t") == QuotaUsage()
+    assert await quotas.acquire("t", q) is None
+    await quotas.add_tokens("t", 60)
+    now[0] += 20
+    assert await quotas.acquire("t", q) is None
+    await quotas.add_tokens("t", 50)  # 110 tokens in the minute: over
+    assert await quotas.usage("t") == QuotaUsage(2, 110, 0)
+    now[0] += 10
+    denial = await quotas.acquire("t", q)
+    assert denial is not None and denial.limit == "tpm" and denial.retry_after == pytest.approx(30)
+    now[0] += 30  # the 60 tokens have left the minute: 50 remain
+    assert await quotas.acquire("t", q) is None
+    assert await quotas.usage("t") == QuotaUsage(2, 50, 0)
+    now[0] += 61
+    assert await quotas.usage("t") == QuotaUsage(0, 0, 0)
 
 
 def test_workers_split_an_upstream_quota(tiers: Tiers, tmp_path):

@@ -78,6 +78,17 @@ class RuntimeConfig:
         return key.get_secret_value() if key else None
 
     @property
+    def redis_settings(self) -> dict[str, Any] | None:
+        """router_settings' Redis connection (redis_url wins over redis_host/port/password); None = none."""
+        rs = self.file.router_settings
+        if rs.redis_url is not None:
+            return {"url": rs.redis_url.get_secret_value()}
+        if rs.redis_host:
+            password = rs.redis_password.get_secret_value() if rs.redis_password else None
+            return {"host": rs.redis_host, "port": rs.redis_port or 6379, "password": password}
+        return None
+
+    @property
     def watch_interval(self) -> float:
         """Seconds between checks of the config file for changes (0 = do not watch)."""
         value = self.file.general_settings.config_watch_interval

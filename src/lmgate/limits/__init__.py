@@ -1,7 +1,8 @@
 """Rate counters for upstream quotas (a deployment's rpm/tpm/rpd); key budgets build on the same seam.
 
-`QuotaStore` is the interface; `MemoryQuotas` keeps counters in this process. A Redis backend (shared by
-workers and replicas) implements the same three methods.
+`QuotaStore` is the interface; `MemoryQuotas` keeps counters in this process; `RedisQuotas`
+(limits/redis.py, imported only when router_settings names a Redis) shares them between workers and
+replicas.
 """
 
 from lmgate.limits.base import Quota, QuotaDenial, QuotaStore, QuotaUsage

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+
+WORKERS_ENV = "LMGATE_WORKERS"  # set by `lmgate serve --workers N` for its worker processes
+
+
+def worker_count() -> int:
+    return int(os.environ.get(WORKERS_ENV) or 1)
+
+
+def share(limit: int | None, workers: int) -> int | None:
+    """Each of N processes counting on its own may use 1/N of an upstream quota (at least 1)."""
+    return None if limit is None else max(1, limit // workers) if workers > 1 else limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +28,12 @@ class Quota:
 
     def __bool__(self) -> bool:
         return self.rpm is not None or self.tpm is not None or self.rpd is not None
+
+    def split(self, workers: int) -> Quota:
+        """This process's share when `workers` processes count on their own."""
+        if workers <= 1:
+            return self
+        return Quota(share(self.rpm, workers), share(self.tpm, workers), share(self.rpd, workers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +52,13 @@ class QuotaUsage:
 
 
 class QuotaStore(ABC):
-    """Counters per key over the last minute and the last day."""
+    """Counters per key over the last minute and the last day.
+
+    `shared` stores count for every worker and replica at once, so each process may use the whole
+    quota; a store that is not shared is given 1/N of it under `--workers N` (see Router).
+    """
+
+    shared: bool = False
 
     @abstractmethod
     async def acquire(self, key: str, quota: Quota) -> QuotaDenial | None:

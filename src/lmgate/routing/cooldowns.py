@@ -1,17 +1,51 @@
 """Cooldowns: a deployment that failed too often (or in a way that will not heal by itself) is skipped
-for a while. LiteLLM's rule: more than `allowed_fails` failures within a minute -> `cooldown_time` off."""
+for a while. LiteLLM's rule: more than `allowed_fails` failures within a minute -> `cooldown_time` off.
+
+`CooldownStore` is the interface: reads are synchronous (the router asks for every candidate of every
+request, so they never wait on the network), writes are awaited. `MemoryCooldowns` keeps everything in
+this process; `RedisCooldowns` (cooldowns_redis.py) shares failure counts and cooldowns between workers
+and replicas.
+"""
 
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 FAIL_WINDOW_S = 60.0
 
 
-class Cooldowns:
-    """Failure counts and cooldown deadlines per deployment name (kept across config reloads)."""
+class CooldownStore(ABC):
+    """Failure counts over the last minute and cooldown deadlines, per deployment name."""
+
+    @abstractmethod
+    def remaining(self, name: str) -> float:
+        """Seconds left in this deployment's cooldown; 0 when it may be used."""
+
+    @abstractmethod
+    def state(self, name: str) -> tuple[float, str] | None:
+        """(seconds left, reason) while cooling down, else None."""
+
+    @abstractmethod
+    def recent_failures(self, name: str) -> int:
+        """Failures counted in the last minute (for /health)."""
+
+    @abstractmethod
+    async def start(self, name: str, seconds: float, reason: str) -> None:
+        """Cool `name` down for `seconds` (a longer running cooldown is kept)."""
+
+    @abstractmethod
+    async def failure(self, name: str, allowed_fails: int, seconds: float, reason: str) -> bool:
+        """Count a failure; start a cooldown (and return True) when the minute's count exceeds the allowance."""
+
+    def watch(self, names: Iterable[str]) -> None:  # noqa: B027 - optional hook
+        """The deployment names the current config routes to (a shared store refreshes their counts)."""
+
+
+class MemoryCooldowns(CooldownStore):
+    """Failure counts and cooldown deadlines per deployment name, in this process (kept across reloads)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -19,7 +53,6 @@ class Cooldowns:
         self._until: dict[str, tuple[float, str]] = {}
 
     def remaining(self, name: str) -> float:
-        """Seconds left in this deployment's cooldown; 0 when it may be used."""
         entry = self._until.get(name)
         if entry is None:
             return 0.0
@@ -29,7 +62,10 @@ class Cooldowns:
             return 0.0
         return left
 
-    def start(self, name: str, seconds: float, reason: str) -> None:
+    async def start(self, name: str, seconds: float, reason: str) -> None:
+        self.start_now(name, seconds, reason)
+
+    def start_now(self, name: str, seconds: float, reason: str) -> None:
         if seconds <= 0:
             return
         until = self._clock() + seconds
@@ -38,8 +74,10 @@ class Cooldowns:
             self._until[name] = (until, reason)
         self._fails.pop(name, None)
 
-    def failure(self, name: str, allowed_fails: int, seconds: float, reason: str) -> bool:
-        """Count a failure; start a cooldown (and return True) when the minute's count exceeds the allowance."""
+    async def failure(self, name: str, allowed_fails: int, seconds: float, reason: str) -> bool:
+        return self.failure_now(name, allowed_fails, seconds, reason)
+
+    def failure_now(self, name: str, allowed_fails: int, seconds: float, reason: str) -> bool:
         now = self._clock()
         fails = self._fails.get(name)
         if fails is None:
@@ -48,7 +86,7 @@ class Cooldowns:
             fails.popleft()
         fails.append(now)
         if len(fails) > allowed_fails:
-            self.start(name, seconds, reason)
+            self.start_now(name, seconds, reason)
             return True
         return False
 
@@ -57,6 +95,8 @@ class Cooldowns:
         return sum(1 for t in self._fails.get(name, ()) if now - t <= FAIL_WINDOW_S)
 
     def state(self, name: str) -> tuple[float, str] | None:
-        """(seconds left, reason) while cooling down, else None."""
         left = self.remaining(name)
         return (left, self._until[name][1]) if left > 0 else None
+
+
+Cooldowns = MemoryCooldowns  # the name earlier code and tests use

@@ -11,39 +11,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lmgate.config.runtime import Deployment, RuntimeConfig
 from lmgate.errors import GatewayError, ModelNotFound, NoHealthyDeployment, QuotaExceeded, UpstreamError
 from lmgate.limits import MemoryQuotas, Quota, QuotaStore
+from lmgate.limits.base import WORKERS_ENV, worker_count
 from lmgate.providers.base import GatewayRequest, UpstreamReply, UpstreamStream
 from lmgate.providers.http import UpstreamPool
-from lmgate.routing.cooldowns import Cooldowns
+from lmgate.routing.cooldowns import CooldownStore, MemoryCooldowns
 from lmgate.routing.outcomes import Verdict, backoff_delay, classify
 from lmgate.routing.strategies import DeploymentStats, order
 from lmgate.routing.stream import OnClose, PeekedStream
 from lmgate.routing.trace import RouteTrace
 
+if TYPE_CHECKING:
+    from lmgate.limits.redis import RedisLink
+
 log = logging.getLogger("lmgate.route")
 ROUTE_HEADER = "x-lmgate-route"
-WORKERS_ENV = "LMGATE_WORKERS"  # set by `lmgate serve --workers N` for its worker processes
-
-
-def _share(limit: int | None, workers: int) -> int | None:
-    """Each of N processes counting on its own may use 1/N of an upstream quota (at least 1)."""
-    return None if limit is None else max(1, limit // workers) if workers > 1 else limit
+__all__ = ["WORKERS_ENV", "RouteResult", "Router", "RouterState"]
 
 
 @dataclass(slots=True)
 class RouterState:
-    """What outlives a config reload: cooldowns, quota counters, live stats (keyed by deployment name)."""
+    """What outlives a config reload: cooldowns, quota counters, live stats (keyed by deployment name),
+    and the Redis link when quotas and cooldowns are shared."""
 
-    cooldowns: Cooldowns = field(default_factory=Cooldowns)
+    cooldowns: CooldownStore = field(default_factory=MemoryCooldowns)
     quotas: QuotaStore = field(default_factory=MemoryQuotas)
     stats: dict[str, DeploymentStats] = field(default_factory=dict)
+    redis: RedisLink | None = None
 
     def stats_for(self, name: str) -> DeploymentStats:
         s = self.stats.get(name)
@@ -93,12 +94,12 @@ class Router:
         self.pool = pool
         self.state = state or RouterState()
         self._rng = rng or random.Random()
-        workers = int(os.environ.get(WORKERS_ENV) or 1) if isinstance(self.state.quotas, MemoryQuotas) else 1
-        self._quota = {
-            d.name: Quota(_share(d.rpm, workers), _share(d.tpm, workers), _share(d.rpd, workers))
-            for d in config.deployments
-        }
+        # Under `--workers N` a store that is not shared gets 1/N of each quota; a shared one (Redis) the
+        # whole quota (it splits by itself while Redis is down).
+        workers = 1 if self.state.quotas.shared else worker_count()
+        self._quota = {d.name: Quota(d.rpm, d.tpm, d.rpd).split(workers) for d in config.deployments}
         self._coolable = {d.name: self._may_cool(d) for d in config.deployments}
+        self.state.cooldowns.watch(d.name for d in config.deployments)
 
     def _may_cool(self, d: Deployment) -> bool:
         """LiteLLM does not cool down an alias's only deployment unless allowed_fails is set; lmgate also
@@ -219,7 +220,7 @@ class Router:
                     if verdict in (Verdict.FATAL, Verdict.CONTEXT, Verdict.CONTENT):
                         raise _Divert(verdict, exc) from None
                     last = exc
-                    if self._failed(dep, exc, verdict) and left > 0:
+                    if await self._failed(dep, exc, verdict) and left > 0:
                         again.append((dep, left - 1))
                         if exc.retry_after is not None:
                             hint = max(hint or 0.0, exc.retry_after)
@@ -244,7 +245,7 @@ class Router:
                 return False
         return True
 
-    def _failed(self, dep: Deployment, exc: UpstreamError, verdict: Verdict) -> bool:
+    async def _failed(self, dep: Deployment, exc: UpstreamError, verdict: Verdict) -> bool:
         """Book a failure (stats, cooldowns); True when retrying this deployment may help."""
         stats = self.state.stats_for(dep.name)
         stats.failures += 1
@@ -254,15 +255,15 @@ class Router:
         cooldowns = self.state.cooldowns
         if verdict is Verdict.COOL_NOW:
             if coolable:
-                cooldowns.start(dep.name, policy.cooldown_time, exc.outcome)
+                await cooldowns.start(dep.name, policy.cooldown_time, exc.outcome)
             return False
         wait = exc.retry_after
         if wait is not None and wait > policy.backoff_max:
             # Too long to wait inside this request: never call it again before the upstream said so.
             if coolable:
-                cooldowns.start(dep.name, wait, f"{exc.outcome} retry-after")
+                await cooldowns.start(dep.name, wait, f"{exc.outcome} retry-after")
             return False
-        if coolable and cooldowns.failure(dep.name, policy.allowed_fails, policy.cooldown_time, exc.outcome):
+        if coolable and await cooldowns.failure(dep.name, policy.allowed_fails, policy.cooldown_time, exc.outcome):
             return False
         return verdict is Verdict.RETRY
 

@@ -1,4 +1,5 @@
-"""The aiohttp application factory and its lifespan (upstream sessions opened and closed here)."""
+"""The aiohttp application factory and its lifespan (upstream sessions and the Redis client opened and
+closed here)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from lmgate.config.runtime import RuntimeConfig
 from lmgate.inbound import PROTOCOLS
 from lmgate.inbound.common import STATE, GatewayState
 from lmgate.providers.http import UpstreamPool
-from lmgate.routing import Router
+from lmgate.routing import Router, RouterState
 from lmgate.server import health, middleware, observe, reload
 
 
@@ -21,13 +22,14 @@ def create_app(config: RuntimeConfig) -> web.Application:
         handler_args={"max_field_size": 65536},
     )
     pool = UpstreamPool()
-    app[STATE] = GatewayState(config=config, router=Router(config, pool), pool=pool)
+    app[STATE] = GatewayState(config=config, router=Router(config, pool, router_state(config)), pool=pool)
     app[observe.OBSERVER] = observe.build_observer(config)
     app.add_routes(health.routes())
     app.add_routes(observe.routes())
     for protocol in PROTOCOLS:
         app.add_routes(protocol.routes())
     app.cleanup_ctx.append(_upstream_sessions)
+    app.cleanup_ctx.append(_shared_state)
     reload.install(app)
     app.cleanup_ctx.append(observe.observer_lifespan)
     return app
@@ -38,3 +40,37 @@ async def _upstream_sessions(app: web.Application) -> AsyncIterator[None]:
     st.pool.warm(st.config.deployments)
     yield
     await st.pool.close()
+
+
+def router_state(config: RuntimeConfig) -> RouterState:
+    """In-memory quotas and cooldowns, or Redis-backed ones when router_settings names a Redis.
+
+    The Redis settings are read once, at start-up: a reload keeps the RouterState and so the connection
+    (restart to point lmgate at another Redis).
+    """
+    settings = config.redis_settings
+    if settings is None:
+        return RouterState()
+    from lmgate.limits.redis import RedisLink, RedisQuotas  # redis-py is imported only when configured
+    from lmgate.routing.cooldowns_redis import RedisCooldowns
+
+    link = RedisLink(settings)
+    return RouterState(cooldowns=RedisCooldowns(link), quotas=RedisQuotas(link), redis=link)
+
+
+async def _shared_state(app: web.Application) -> AsyncIterator[None]:
+    """Connect to Redis (an unreachable one is logged, not fatal) and refresh shared cooldowns."""
+    state = app[STATE].router.state
+    link = state.redis
+    if link is None:
+        yield
+        return
+    await link.open()
+    cooldowns = state.cooldowns
+    refresh = getattr(cooldowns, "refresh", None)
+    if refresh is not None:
+        if link.ok:
+            await refresh()
+        link.every(getattr(cooldowns, "refresh_s", 0.5), refresh)
+    yield
+    await link.close()

@@ -1,4 +1,5 @@
-"""Probes: liveliness (process up), readiness (config loaded), and GET /health: every deployment's
+"""Probes: liveliness (process up), readiness (config loaded; where quotas and cooldowns are kept, and
+whether Redis is reachable), and GET /health: every deployment's
 state (master key, like every non-probe path)."""
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ async def readiness(request: web.Request) -> web.Response:
         "deployments": len(st.config.deployments),
         "config": str(st.config.source) if st.config.source else "embedded default",
     }
+    redis = st.router.state.redis
+    # Redis down does not make the gateway unready: each process counts quotas and cooldowns locally.
+    body["shared_state"] = redis.status() if redis is not None else {"backend": "memory"}
     log = request.app[OBSERVER].request_log
     if log is not None:
         # A failing sink does not make the gateway unready: records are spooled and replayed.

@@ -1,0 +1,310 @@
+"""Shared state in Redis: upstream quota counters (this module) and cooldowns (routing/cooldowns_redis.py)
+for several workers and replicas.
+
+`RedisLink` owns the client and whether Redis is reachable. Every Redis call goes through it; when one
+fails, the link is marked down, one error is logged, and callers use their local (in-process) backend
+until a background PING every `PROBE_S` seconds succeeds again (one "reachable again" line is logged).
+While the link is down no request waits on Redis at all. Counters kept locally during an outage are not
+copied into Redis afterwards: the shared windows resume from what Redis holds.
+
+`RedisQuotas` keeps the same sliding windows as `MemoryQuotas` (60 s for rpm/tpm, 24 h for rpd), as
+sorted sets scored by time, checked and counted by one Lua script (one round trip, atomic across every
+process). Time is Redis's own clock (`TIME`), so replicas with skewed clocks agree. Keys:
+
+    lmgate:quota:<deployment>:rpm   requests in the last minute       (TTL 61 s after the last write)
+    lmgate:quota:<deployment>:tpm   token amounts in the last minute  (TTL 61 s)
+    lmgate:quota:<deployment>:rpd   requests in the last day          (TTL 24 h + 60 s)
+    lmgate:quota:<deployment>:n     running token total and a member sequence (TTL 24 h + 60 s)
+
+Nothing outlives its window by more than a minute. Redis Cluster is not supported (a standalone server,
+or one behind Sentinel/a proxy, is).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from lmgate.limits.base import Quota, QuotaDenial, QuotaStore, QuotaUsage, worker_count
+from lmgate.limits.memory import MemoryQuotas
+
+log = logging.getLogger("lmgate.redis")
+PROBE_S = 1.0  # while Redis is down, how often to try it again
+TIMEOUT_S = 0.5  # connect and command timeout: a hung Redis costs one request at most this much
+FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+
+
+class RedisLink:
+    """The Redis client of one process and its reachability (created at start-up, closed at shutdown)."""
+
+    def __init__(self, settings: dict[str, Any], probe_s: float = PROBE_S) -> None:
+        self.settings = settings
+        self.probe_s = probe_s
+        self.client: aioredis.Redis | None = None
+        self.ok = False
+        self.error: str | None = "not connected yet"
+        self.down_since: float | None = None
+        self._announced = False  # the "unreachable" error was logged and "reachable again" is owed
+        self._scripts: dict[str, AsyncScript] = {}
+        self._probe: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def where(self) -> str:
+        s = self.settings
+        if "url" in s:
+            url = str(s["url"])
+            return url.rsplit("@", 1)[-1] if "@" in url else url.split("://", 1)[-1]
+        return f"{s.get('host')}:{s.get('port') or 6379}"
+
+    def _make_client(self) -> aioredis.Redis:
+        common: dict[str, Any] = {
+            "socket_connect_timeout": TIMEOUT_S,
+            "socket_timeout": TIMEOUT_S,
+            "retry": Retry(NoBackoff(), 1),  # one new connection after a Redis restart, no waiting
+        }
+        s = self.settings
+        if "url" in s:
+            return aioredis.Redis.from_url(str(s["url"]), **common)
+        return aioredis.Redis(host=s["host"], port=int(s.get("port") or 6379), password=s.get("password"), **common)
+
+    async def open(self) -> None:
+        """Create the client and try it once; an unreachable Redis does not stop start-up."""
+        self.client = self._make_client()
+        self._scripts.clear()
+        try:
+            await self.client.ping()
+        except FAILURES as exc:
+            self.failed(exc)
+            return
+        self._up()
+
+    async def close(self) -> None:
+        for task in [*self._tasks, *([self._probe] if self._probe else [])]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self._probe = None
+        if self.client is not None:
+            await self.client.aclose()
+            self.client = None
+        self.ok = False
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        """Run `job` every `seconds` while Redis is reachable (e.g. the cooldown refresh)."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(seconds)
+                if self.ok:
+                    await job()
+
+        self._tasks.append(asyncio.create_task(loop()))
+
+    async def run(self, script: str, keys: list[str], args: list[Any]) -> tuple[bool, Any]:
+        """(True, reply) from a Lua script (EVALSHA, loaded on first use and after a Redis restart), or
+        (False, None) when Redis is down or the call failed (then the link goes down)."""
+        client = self.client
+        if not self.ok or client is None:
+            return False, None
+        compiled = self._scripts.get(script)
+        if compiled is None:
+            compiled = self._scripts[script] = client.register_script(script)
+        try:
+            return True, await compiled(keys=keys, args=args)
+        except FAILURES as exc:
+            self.failed(exc)
+            return False, None
+
+    def failed(self, exc: BaseException) -> None:
+        self.ok = False
+        self.error = f"{type(exc).__name__}: {exc}"[:300]
+        if not self._announced:
+            self._announced = True
+            self.down_since = time.time()
+            log.error(
+                "Redis at %s is unreachable (%s): upstream quotas and cooldowns fall back to this process's own "
+                "counters (rpm/tpm/rpd split between workers) until it returns; trying again every %g s",
+                self.where,
+                self.error,
+                self.probe_s,
+            )
+        if self.client is not None and (self._probe is None or self._probe.done()):
+            self._probe = asyncio.create_task(self._probing())
+
+    def _up(self) -> None:
+        self.ok, self.error, self.down_since = True, None, None
+        if self._announced:
+            self._announced = False
+            log.warning("Redis at %s is reachable again: upstream quotas and cooldowns are shared again", self.where)
+
+    async def _probing(self) -> None:
+        while not self.ok and self.client is not None:
+            await asyncio.sleep(self.probe_s)
+            try:
+                await self.client.ping()
+            except FAILURES as exc:
+                self.error = f"{type(exc).__name__}: {exc}"[:300]
+                continue
+            self._up()
+
+    def status(self) -> dict[str, Any]:
+        """For /health/readiness (readiness stays 200 either way: requests are served from local counters)."""
+        since = self.down_since
+        return {
+            "backend": "redis",
+            "redis": self.where,
+            "connected": self.ok,
+            "fallback": None if self.ok else "local counters in each process (quotas split between workers)",
+            "error": self.error,
+            "down_since": None if since is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)),
+        }
+
+
+# KEYS: rpm, tpm, rpd, n   ARGV: now (<0: Redis TIME), rpm limit, tpm limit, rpd limit (-1 = none)
+# Returns {} when counted, else {limit, seconds until it frees (string: Lua numbers become integers)}.
+_PRELUDE = """
+local now = tonumber(ARGV[1])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local MINUTE, DAY = 60, 86400
+local function trim_tokens(tpm, n)
+  if redis.call('EXISTS', tpm) == 0 then
+    if redis.call('HEXISTS', n, 'tok') == 1 then redis.call('HSET', n, 'tok', 0) end
+    return 0
+  end
+  local gone = redis.call('ZRANGEBYSCORE', tpm, '-inf', now - MINUTE)
+  local total = tonumber(redis.call('HGET', n, 'tok') or '0')
+  if #gone > 0 then
+    for _, m in ipairs(gone) do
+      total = total - tonumber(string.match(m, ':(%d+)$'))
+    end
+    redis.call('ZREMRANGEBYSCORE', tpm, '-inf', now - MINUTE)
+    if redis.call('EXISTS', tpm) == 0 then total = 0 end
+    redis.call('HSET', n, 'tok', total)
+  end
+  return total
+end
+local function frees_in(key, span)
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if #first == 0 then return '0' end
+  return tostring(math.max(0, tonumber(first[2]) + span - now))
+end
+local function member(n)
+  return string.format('%.6f', now) .. ':' .. redis.call('HINCRBY', n, 'seq', 1)
+end
+"""
+
+_ACQUIRE = (
+    _PRELUDE
+    + """
+local rpm, tpm, rpd = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - MINUTE)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - DAY)
+if rpm >= 0 and redis.call('ZCARD', KEYS[1]) >= rpm then return {'rpm', frees_in(KEYS[1], MINUTE)} end
+if tpm >= 0 and trim_tokens(KEYS[2], KEYS[4]) >= tpm then return {'tpm', frees_in(KEYS[2], MINUTE)} end
+if rpd >= 0 and redis.call('ZCARD', KEYS[3]) >= rpd then return {'rpd', frees_in(KEYS[3], DAY)} end
+local m = member(KEYS[4])
+redis.call('ZADD', KEYS[1], now, m)
+redis.call('PEXPIRE', KEYS[1], (MINUTE + 1) * 1000)
+if rpd >= 0 then
+  redis.call('ZADD', KEYS[3], now, m)
+  redis.call('PEXPIRE', KEYS[3], (DAY + 60) * 1000)
+end
+redis.call('PEXPIRE', KEYS[4], (DAY + 60) * 1000)
+return {}
+"""
+)
+
+# KEYS: tpm, n   ARGV: now, tokens
+_ADD_TOKENS = (
+    _PRELUDE
+    + """
+local total = trim_tokens(KEYS[1], KEYS[2]) + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now, member(KEYS[2]) .. ':' .. ARGV[2])
+redis.call('HSET', KEYS[2], 'tok', total)
+redis.call('PEXPIRE', KEYS[1], (MINUTE + 1) * 1000)
+redis.call('PEXPIRE', KEYS[2], (DAY + 60) * 1000)
+return total
+"""
+)
+
+# KEYS: rpm, tpm, rpd, n   ARGV: now
+_USAGE = (
+    _PRELUDE
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - MINUTE)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - DAY)
+local tok = 0
+if redis.call('EXISTS', KEYS[4]) == 1 then tok = trim_tokens(KEYS[2], KEYS[4]) end
+return {redis.call('ZCARD', KEYS[1]), tok, redis.call('ZCARD', KEYS[3])}
+"""
+)
+
+
+def quota_keys(key: str) -> list[str]:
+    base = f"lmgate:quota:{key}:"
+    return [base + "rpm", base + "tpm", base + "rpd", base + "n"]
+
+
+def _limit(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+class RedisQuotas(QuotaStore):
+    """Quota counters shared by every process that uses the same Redis; local counters while it is down.
+
+    `clock` is for tests only (fixed timestamps instead of Redis's clock).
+    """
+
+    shared = True
+
+    def __init__(self, link: RedisLink, clock: Callable[[], float] | None = None, workers: int | None = None) -> None:
+        self.link = link
+        self._clock = clock
+        self._workers = workers
+        self.local = MemoryQuotas(clock) if clock else MemoryQuotas()
+
+    def _now(self) -> float:
+        return self._clock() if self._clock else -1.0
+
+    def _local_quota(self, quota: Quota) -> Quota:
+        """While Redis is down each worker counts alone, so it gets its 1/N share."""
+        return quota.split(self._workers or worker_count())
+
+    async def acquire(self, key: str, quota: Quota) -> QuotaDenial | None:
+        args = [self._now(), _limit(quota.rpm), _limit(quota.tpm), _limit(quota.rpd)]
+        ok, reply = await self.link.run(_ACQUIRE, quota_keys(key), args)
+        if not ok:
+            return await self.local.acquire(key, self._local_quota(quota))
+        if not reply:
+            return None
+        limit, frees = reply
+        return QuotaDenial(limit.decode() if isinstance(limit, bytes) else str(limit), float(frees))
+
+    async def add_tokens(self, key: str, tokens: int) -> None:
+        if tokens <= 0:
+            return
+        keys = quota_keys(key)
+        ok, _ = await self.link.run(_ADD_TOKENS, [keys[1], keys[3]], [self._now(), tokens])
+        if not ok:
+            await self.local.add_tokens(key, tokens)
+
+    async def usage(self, key: str) -> QuotaUsage:
+        ok, reply = await self.link.run(_USAGE, quota_keys(key), [self._now()])
+        if not ok or not reply:
+            return await self.local.usage(key)
+        return QuotaUsage(int(reply[0]), int(reply[1]), int(reply[2]))
