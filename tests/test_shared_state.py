@@ -1,0 +1,146 @@
+"""Upstream quotas and cooldowns shared through a real Redis: two gateway replicas (two apps, each on its
+own port) and `lmgate serve --workers 2`, with Redis killed and brought back under load."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import redis
+
+from lmgate.routing.cooldowns_redis import REFRESH_S
+from tests.redis_server import RedisServer, redis_server_fixture, redis_session_fixture  # noqa: F401
+from tests.routing_kit import MASTER, ROUTE, Tiers, chain_config, chat, health, hops, tiers_fixture  # noqa: F401
+from tests.servers import Behaviour, ServerThread
+from tests.test_cli import serving
+
+
+def readiness(gw: ServerThread | str) -> dict[str, object]:
+    url = gw if isinstance(gw, str) else gw.url
+    r = httpx.get(url + "/health/readiness", timeout=5)
+    assert r.status_code == 200, "readiness stays 200 whether or not Redis answers"
+    shared = r.json()["shared_state"]
+    assert isinstance(shared, dict)
+    return shared
+
+
+def content(r: httpx.Response) -> str:
+    assert r.status_code == 200, r.text
+    return str(r.json()["choices"][0]["message"]["content"])
+
+
+def test_two_replicas_never_exceed_an_upstream_rpm_together(tiers: Tiers, make_gateway, redis_server: RedisServer):
+    config = chain_config(tiers, router=redis_server.router_settings, cloud_params="rpm: 3\n      tpm: 100000")
+    a, b = make_gateway(config), make_gateway(config)
+    assert readiness(a)["connected"] is True and readiness(b)["backend"] == "redis"
+    with ThreadPoolExecutor(8) as pool:  # concurrent, to both replicas: the check-and-count must be atomic
+        answers = list(pool.map(lambda i: content(chat(a if i % 2 else b)), range(24)))
+    assert answers.count("from cloud") == 3 and answers.count("from vllm") == 21
+    assert tiers.cloud.calls == 3, "two replicas with rpm: 3 each must send 3 in total, not 6"
+    for gw in (a, b):
+        row = health(gw)["cloud-kimi"]
+        assert row["state"] == "over_quota" and row["quota"]["rpm"] == [3, 3]
+    # Nothing grows forever: every key lmgate wrote has a TTL.
+    client = redis.Redis(port=redis_server.port)
+    keys = client.keys("lmgate:*")
+    assert {k.decode().rsplit(":", 1)[-1] for k in keys} >= {"rpm", "tpm", "n"}
+    assert all(0 < client.ttl(k) <= 86460 for k in keys), {k: client.ttl(k) for k in keys}
+    client.close()
+
+
+def _wait_state(gw: ServerThread, name: str, state: str, within: float) -> float:
+    started = time.monotonic()
+    while health(gw)[name]["state"] != state:
+        assert time.monotonic() - started < within, f"{name} did not become {state} within {within} s"
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def test_second_replica_skips_a_deployment_the_first_cooled_down(tiers: Tiers, make_gateway, redis_server: RedisServer):
+    config = chain_config(tiers, router=redis_server.router_settings)
+    a, b = make_gateway(config), make_gateway(config)
+    tiers.cloud.script = [Behaviour("status", 401)]
+    assert content(chat(a)) == "from vllm"  # 401: cloud-kimi cools down at once, in Redis
+    took = _wait_state(b, "cloud-kimi", "cooling_down", within=REFRESH_S + 1.0)
+    assert took <= REFRESH_S + 0.5, took  # the documented staleness bound (plus test overhead)
+    r = chat(b)
+    assert hops(r.headers[ROUTE]) == [("cloud-kimi", "cooldown"), ("vllm-qwen", "ok")]
+    assert tiers.cloud.calls == 1, "replica b must not send to a deployment replica a put in cooldown"
+    assert health(b)["cloud-kimi"]["reason"] == "401"
+
+
+def test_failures_are_counted_across_replicas(tiers: Tiers, make_gateway, redis_server: RedisServer):
+
+    config = chain_config(tiers, router=f"allowed_fails: 1\n  num_retries: 0\n  {redis_server.router_settings}")
+    a, b = make_gateway(config), make_gateway(config)
+    tiers.cloud.script = [Behaviour("status", 503), Behaviour("status", 503)]
+    assert content(chat(a)) == "from vllm"  # failure 1 (of the shared minute): allowed
+    assert health(a)["cloud-kimi"]["state"] == "healthy"
+    assert content(chat(b)) == "from vllm"  # failure 2, on the other replica: over allowed_fails
+    assert health(b)["cloud-kimi"]["state"] == "cooling_down", "the failure count must be shared"
+    _wait_state(a, "cloud-kimi", "cooling_down", within=REFRESH_S + 1.0)
+    assert hops(chat(a).headers[ROUTE])[0] == ("cloud-kimi", "cooldown")
+    assert tiers.cloud.calls == 2
+
+
+def test_workers_share_one_exact_quota(tiers: Tiers, tmp_path, redis_server: RedisServer):
+    # In memory each of 2 workers would get rpm 5 // 2 = 2 (4 in total); through Redis they share all 5.
+    path = tmp_path / "config.yaml"
+    path.write_text(chain_config(tiers, router=redis_server.router_settings, cloud_params="rpm: 5"))
+    with serving("--config", str(path), "--workers", "2") as url:
+        assert readiness(url)["connected"] is True
+        time.sleep(0.5)  # let the second worker bind too
+        with httpx.Client(headers={"Authorization": f"Bearer {MASTER}", "Connection": "close"}, timeout=15) as client:
+            for _ in range(40):  # a new connection each: the kernel spreads them over both workers
+                r = client.post(url + "/v1/chat/completions", json={"model": "cloud-kimi", "messages": [{"role": "user", "content": "hi"}]})
+                assert r.status_code == 200, r.text
+    assert tiers.cloud.calls == 5, tiers.cloud.calls
+    assert tiers.vllm.calls == 35
+
+
+def test_redis_down_falls_back_locally_then_shares_again(tiers: Tiers, make_gateway, redis_server: RedisServer):
+    config = chain_config(tiers, router=redis_server.router_settings, cloud_params="rpm: 5")
+    a, b = make_gateway(config), make_gateway(config)
+    for gw in (a, b, a):
+        assert content(chat(gw)) == "from cloud"
+
+    # Load on both replicas while Redis is killed: no request may fail.
+    codes: list[int] = []
+    stop = threading.Event()
+
+    def load(gw: ServerThread) -> None:
+        with httpx.Client(headers={"Authorization": f"Bearer {MASTER}"}, timeout=15) as client:
+            while not stop.is_set() and len(codes) < 400:
+                body = {"model": "cloud-kimi", "messages": [{"role": "user", "content": "hi"}]}
+                codes.append(client.post(gw.url + "/v1/chat/completions", json=body).status_code)
+
+    threads = [threading.Thread(target=load, args=(gw,)) for gw in (a, b, a, b)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    redis_server.kill()
+    time.sleep(0.7)
+    stop.set()
+    for t in threads:
+        t.join(20)
+    assert codes and set(codes) == {200}, sorted(set(codes))
+    for gw in (a, b):
+        shared = readiness(gw)
+        assert shared["connected"] is False and shared["fallback"] and shared["error"] and shared["down_since"]
+        # Each replica now counts alone (with its whole rpm: it is one process), so cloud-kimi has
+        # answered more than the shared 5 in total.
+    assert tiers.cloud.calls > 5
+
+    # Redis back (empty: it keeps nothing): both replicas find it again and share one window again.
+    redis_server.start()
+    deadline = time.monotonic() + 5
+    while not (readiness(a)["connected"] and readiness(b)["connected"]):
+        assert time.monotonic() < deadline, "the replicas did not reconnect to Redis"
+        time.sleep(0.05)
+    assert readiness(a)["error"] is None
+    before = tiers.cloud.calls
+    answers = [content(chat(gw)) for gw in (a, b, a, b, a, b, a, b)]
+    assert answers[:5] == ["from cloud"] * 5 and answers[5:] == ["from vllm"] * 3
+    assert tiers.cloud.calls - before == 5
