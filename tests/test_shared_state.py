@@ -3,14 +3,18 @@ own port) and `lmgate serve --workers 2`, with Redis killed and brought back und
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 import redis
 
+from lmgate.config import load_config
 from lmgate.routing.cooldowns_redis import REFRESH_S
+from lmgate.server.app import create_app
 from tests.redis_server import RedisServer, redis_server_fixture, redis_session_fixture  # noqa: F401
 from tests.routing_kit import MASTER, ROUTE, Tiers, chain_config, chat, health, hops, tiers_fixture  # noqa: F401
 from tests.servers import Behaviour, ServerThread
@@ -43,11 +47,10 @@ def test_two_replicas_never_exceed_an_upstream_rpm_together(tiers: Tiers, make_g
         row = health(gw)["cloud-kimi"]
         assert row["state"] == "over_quota" and row["quota"]["rpm"] == [3, 3]
     # Nothing grows forever: every key lmgate wrote has a TTL.
-    client = redis.Redis(port=redis_server.port)
-    keys = client.keys("lmgate:*")
-    assert {k.decode().rsplit(":", 1)[-1] for k in keys} >= {"rpm", "tpm", "n"}
-    assert all(0 < client.ttl(k) <= 86460 for k in keys), {k: client.ttl(k) for k in keys}
-    client.close()
+    with redis.Redis(port=redis_server.port) as client:
+        keys = client.keys("lmgate:*")
+        assert {k.decode().rsplit(":", 1)[-1] for k in keys} >= {"rpm", "tpm", "n"}
+        assert all(0 < client.ttl(k) <= 86460 for k in keys), {k: client.ttl(k) for k in keys}
 
 
 def _wait_state(gw: ServerThread, name: str, state: str, within: float) -> float:
@@ -100,7 +103,10 @@ def test_workers_share_one_exact_quota(tiers: Tiers, tmp_path, redis_server: Red
     assert tiers.vllm.calls == 35
 
 
-def test_redis_down_falls_back_locally_then_shares_again(tiers: Tiers, make_gateway, redis_server: RedisServer):
+def test_redis_down_falls_back_locally_then_shares_again(
+    tiers: Tiers, make_gateway, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.INFO, logger="lmgate.redis")
     config = chain_config(tiers, router=redis_server.router_settings, cloud_params="rpm: 5")
     a, b = make_gateway(config), make_gateway(config)
     for gw in (a, b, a):
@@ -140,7 +146,51 @@ def test_redis_down_falls_back_locally_then_shares_again(tiers: Tiers, make_gate
         assert time.monotonic() < deadline, "the replicas did not reconnect to Redis"
         time.sleep(0.05)
     assert readiness(a)["error"] is None
+    lines = [r.getMessage() for r in caplog.records if r.name == "lmgate.redis"]
+    assert sum("is unreachable" in m for m in lines) == 2, "one error per replica, not one per request"
+    assert sum("reachable again" in m for m in lines) == 2
     before = tiers.cloud.calls
     answers = [content(chat(gw)) for gw in (a, b, a, b, a, b, a, b)]
     assert answers[:5] == ["from cloud"] * 5 and answers[5:] == ["from vllm"] * 3
     assert tiers.cloud.calls - before == 5
+
+
+def test_redis_absent_at_start_up_is_not_fatal(tiers: Tiers, make_gateway, redis_server: RedisServer):
+    redis_server.kill()
+    gw = make_gateway(chain_config(tiers, router=redis_server.router_settings, cloud_params="rpm: 1"))
+    shared = readiness(gw)
+    assert shared["backend"] == "redis" and shared["connected"] is False and shared["error"]
+    assert [content(chat(gw)) for _ in range(2)] == ["from cloud", "from vllm"]  # local counters meanwhile
+    redis_server.start()
+    deadline = time.monotonic() + 5
+    while not readiness(gw)["connected"]:
+        assert time.monotonic() < deadline, "the gateway did not connect when Redis came up"
+        time.sleep(0.05)
+    assert content(chat(gw)) == "from cloud"  # Redis's (empty) window now counts
+    with redis.Redis(port=redis_server.port) as client:
+        assert client.zcard("lmgate:quota:cloud-kimi:rpm") == 1
+
+
+def test_shared_state_survives_a_config_reload(tiers: Tiers, make_gateway, redis_server: RedisServer, tmp_path):
+    text = chain_config(tiers, router=redis_server.router_settings, cloud_params="rpm: 3")
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    cfg = load_config(path)
+    a = ServerThread(lambda: create_app(cfg)).start()
+    try:
+        b = make_gateway(text)
+        assert [content(chat(a)) for _ in range(2)] == ["from cloud"] * 2
+        path.write_text(text.replace("timeout: 5", "timeout: 6"))
+        r = httpx.post(a.url + "/config/reload", headers={"Authorization": f"Bearer {MASTER}"}, timeout=15)
+        assert r.status_code == 200, r.text
+        assert readiness(a)["connected"] is True
+        assert content(chat(a)) == "from cloud"  # the third of rpm 3, counted in Redis after the reload
+        r = chat(b)
+        assert hops(r.headers[ROUTE])[0] == ("cloud-kimi", "quota-rpm") and tiers.cloud.calls == 3
+        tiers.cloud.script = [Behaviour("status", 401)]
+        path.write_text(text.replace("rpm: 3", "rpm: 100"))
+        assert httpx.post(a.url + "/config/reload", headers={"Authorization": f"Bearer {MASTER}"}, timeout=15).status_code == 200
+        assert content(chat(a)) == "from vllm"  # 401 -> cooldown, shared
+        _wait_state(b, "cloud-kimi", "cooling_down", within=REFRESH_S + 1.0)
+    finally:
+        a.stop()

@@ -108,7 +108,10 @@ class RedisLink:
             while True:
                 await asyncio.sleep(seconds)
                 if self.ok:
-                    await job()
+                    try:
+                        await job()
+                    except Exception:  # a bug in one refresh must not end the refreshing
+                        log.exception("shared-state refresh failed")
 
         self._tasks.append(asyncio.create_task(loop()))
 
