@@ -13,7 +13,9 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from lmgate.config.runtime import Deployment, RuntimeConfig
@@ -24,7 +26,7 @@ from lmgate.providers.base import GatewayRequest, UpstreamReply, UpstreamStream
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing.cooldowns import CooldownStore, MemoryCooldowns
 from lmgate.routing.outcomes import Verdict, backoff_delay, classify
-from lmgate.routing.strategies import DeploymentStats, order
+from lmgate.routing.strategies import DeploymentStats, candidates
 from lmgate.routing.stream import OnClose, PeekedStream
 from lmgate.routing.trace import RouteTrace
 
@@ -98,6 +100,8 @@ class Router:
         # whole quota (it splits by itself while Redis is down).
         workers = 1 if self.state.quotas.shared else worker_count()
         self._quota = {d.name: Quota(d.rpm, d.tpm, d.rpd).split(workers) for d in config.deployments}
+        # simple-shuffle's first pick is a weighted draw: cumulative weights once per config
+        self._cum_weights = {a: list(accumulate(d.weight for d in deps)) for a, deps in config.aliases.items()}
         self._coolable = {d.name: self._may_cool(d) for d in config.deployments}
         self.state.cooldowns.watch(d.name for d in config.deployments)
 
@@ -198,17 +202,21 @@ class Router:
     ) -> RouteResult | UpstreamError | None:
         """One alias: every deployment once, then retry rounds with backoff. Returns the answer or the last error."""
         policy = self.config.policy
-        deps = order(policy.strategy, self.config.aliases[alias], self.state.stats_for, self._rng)
-        candidates = [(d, policy.num_retries if d.max_retries is None else d.max_retries) for d in deps]
+        deps = candidates(
+            policy.strategy, self.config.aliases[alias], self.state.stats_for, self._rng, self._cum_weights[alias]
+        )
+        pending: Iterable[tuple[Deployment, int]] = (
+            (d, policy.num_retries if d.max_retries is None else d.max_retries) for d in deps
+        )
         last: UpstreamError | None = None
         hint: float | None = None
         round_ = 0
-        while candidates:
+        while True:
             if round_:
                 await asyncio.sleep(backoff_delay(round_, hint, policy, self._rng))
             again: list[tuple[Deployment, int]] = []
             hint = None
-            for dep, left in candidates:
+            for dep, left in pending:
                 if not await self._admit(dep, trace):
                     continue
                 started = time.perf_counter()
@@ -227,9 +235,10 @@ class Router:
                     continue
                 trace.add(dep.name, "ok", time.perf_counter() - started)
                 return RouteResult(dep, answer, trace)
-            candidates = again
+            if not again:
+                return last
+            pending = again
             round_ += 1
-        return last
 
     async def _admit(self, dep: Deployment, trace: RouteTrace) -> bool:
         """Skip (and record) a deployment that is cooling down or over its quota; count the request otherwise."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,54 @@ def _cost(d: Deployment) -> float:
     if info is None:
         return 0.0
     return (info.input_cost_per_token or 0.0) + (info.output_cost_per_token or 0.0)
+
+
+def _key(strategy: str, stats: Stats) -> Callable[[Deployment], Any] | None:
+    if strategy == "least-busy":
+        return lambda d: stats(d.name).in_flight
+    if strategy == "latency-based-routing":
+        return lambda d: stats(d.name).latency or 0.0
+    if strategy in ("usage-based-routing", "usage-based-routing-v2"):
+        return lambda d: _usage_share(d, stats)
+    if strategy == "cost-based-routing":
+        return _cost
+    return None
+
+
+def pick(strategy: str, deps: list[Deployment], stats: Stats, rng: random.Random, cum_weights: list[float]) -> Deployment:
+    """The first candidate, in one pass and without sorting: what `order()[0]` would be, in distribution.
+
+    simple-shuffle draws by weight (the first of a weighted shuffle is distributed by weight too);
+    the other strategies take the lowest key, a random one among equals.
+    """
+    key = _key(strategy, stats)
+    if key is None:
+        if cum_weights and cum_weights[-1] > 0:
+            return rng.choices(deps, cum_weights=cum_weights)[0]
+        return deps[int(rng.random() * len(deps))]
+    best, best_key, ties = deps[0], key(deps[0]), 1
+    for d in deps[1:]:
+        k = key(d)
+        if k < best_key:
+            best, best_key, ties = d, k, 1
+        elif k == best_key:
+            ties += 1
+            if rng.random() * ties < 1:  # reservoir: each of the tied deployments equally likely
+                best = d
+    return best
+
+
+def candidates(
+    strategy: str, deps: list[Deployment], stats: Stats, rng: random.Random, cum_weights: list[float]
+) -> Iterator[Deployment]:
+    """The alias's deployments in the order to try them, lazily: the usual request needs only the first,
+    so the rest are ordered only after it failed."""
+    if len(deps) == 1:
+        yield deps[0]
+        return
+    first = pick(strategy, deps, stats, rng, cum_weights)
+    yield first
+    yield from (d for d in order(strategy, deps, stats, rng) if d is not first)
 
 
 def order(strategy: str, deps: list[Deployment], stats: Stats, rng: random.Random) -> list[Deployment]:
