@@ -203,7 +203,7 @@ class Router:
         """One alias: every deployment once, then retry rounds with backoff. Returns the answer or the last error."""
         policy = self.config.policy
         deps = candidates(
-            policy.strategy, self.config.aliases[alias], self.state.stats_for, self._rng, self._cum_weights[alias]
+            policy.strategy, self.config.aliases[alias], self.state.stats.get, self._rng, self._cum_weights[alias]
         )
         pending: Iterable[tuple[Deployment, int]] = (
             (d, policy.num_retries if d.max_retries is None else d.max_retries) for d in deps

@@ -39,7 +39,10 @@ class DeploymentStats:
         return self.tokens_minute if self._minute == int(time.time() // 60) else 0
 
 
-Stats = Callable[[str], DeploymentStats]
+_IDLE = DeploymentStats()  # what a deployment with no stats yet looks like
+
+# name -> live stats, or None for a deployment that has none yet (reading never creates entries)
+Stats = Callable[[str], DeploymentStats | None]
 
 
 def weighted_shuffle(deps: list[Deployment], rng: random.Random) -> list[Deployment]:
@@ -54,7 +57,7 @@ def _by(deps: list[Deployment], key: Callable[[Deployment], Any], rng: random.Ra
 
 
 def _usage_share(d: Deployment, stats: Stats) -> float:
-    tokens = stats(d.name).recent_tokens()
+    tokens = (stats(d.name) or _IDLE).recent_tokens()
     return tokens / d.tpm if d.tpm else float(tokens)
 
 
@@ -66,37 +69,49 @@ def _cost(d: Deployment) -> float:
 
 
 def _key(strategy: str, stats: Stats) -> Callable[[Deployment], Any] | None:
+    """The value the strategy minimises, read without creating stats entries (a missing one is idle)."""
+
+    def live(name: str) -> DeploymentStats:
+        return stats(name) or _IDLE
+
     if strategy == "least-busy":
-        return lambda d: stats(d.name).in_flight
+        return lambda d: live(d.name).in_flight
     if strategy == "latency-based-routing":
-        return lambda d: stats(d.name).latency or 0.0
+        return lambda d: live(d.name).latency or 0.0
     if strategy in ("usage-based-routing", "usage-based-routing-v2"):
-        return lambda d: _usage_share(d, stats)
+        minute = int(time.time() // 60)
+
+        def share(d: Deployment) -> float:
+            s = live(d.name)
+            tokens = s.tokens_minute if s._minute == minute else 0
+            return tokens / d.tpm if d.tpm else float(tokens)
+
+        return share
     if strategy == "cost-based-routing":
         return _cost
     return None
 
 
 def pick(strategy: str, deps: list[Deployment], stats: Stats, rng: random.Random, cum_weights: list[float]) -> Deployment:
-    """The first candidate, in one pass and without sorting: what `order()[0]` would be, in distribution.
+    """The first candidate, in one pass and without sorting.
 
-    simple-shuffle draws by weight (the first of a weighted shuffle is distributed by weight too);
-    the other strategies take the lowest key, a random one among equals.
+    simple-shuffle draws by weight (the first of a weighted shuffle is distributed by weight too); the
+    other strategies take the lowest key, scanning from a random start so equal deployments share load.
     """
+    n = len(deps)
     key = _key(strategy, stats)
     if key is None:
         if cum_weights and cum_weights[-1] > 0:
             return rng.choices(deps, cum_weights=cum_weights)[0]
-        return deps[int(rng.random() * len(deps))]
-    best, best_key, ties = deps[0], key(deps[0]), 1
-    for d in deps[1:]:
+        return deps[int(rng.random() * n)]
+    start = int(rng.random() * n)
+    best = deps[start]
+    best_key = key(best)
+    for i in range(1, n):
+        d = deps[(start + i) % n]
         k = key(d)
         if k < best_key:
-            best, best_key, ties = d, k, 1
-        elif k == best_key:
-            ties += 1
-            if rng.random() * ties < 1:  # reservoir: each of the tied deployments equally likely
-                best = d
+            best, best_key = d, k
     return best
 
 
@@ -118,9 +133,9 @@ def order(strategy: str, deps: list[Deployment], stats: Stats, rng: random.Rando
     if len(deps) == 1:
         return deps
     if strategy == "least-busy":
-        return _by(deps, lambda d: stats(d.name).in_flight, rng)
+        return _by(deps, lambda d: (stats(d.name) or _IDLE).in_flight, rng)
     if strategy == "latency-based-routing":
-        return _by(deps, lambda d: stats(d.name).latency or 0.0, rng)
+        return _by(deps, lambda d: (stats(d.name) or _IDLE).latency or 0.0, rng)
     if strategy in ("usage-based-routing", "usage-based-routing-v2"):
         return _by(deps, lambda d: _usage_share(d, stats), rng)
     if strategy == "cost-based-routing":
