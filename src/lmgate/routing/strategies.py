@@ -69,22 +69,31 @@ def _cost(d: Deployment) -> float:
 
 
 def _key(strategy: str, stats: Stats) -> Callable[[Deployment], Any] | None:
-    """The value the strategy minimises, read without creating stats entries (a missing one is idle)."""
+    """The value the strategy minimises, read without creating stats entries (a missing one is idle).
 
-    def live(name: str) -> DeploymentStats:
-        return stats(name) or _IDLE
-
+    Called once per deployment per request on the pick path, so each is a single small function."""
     if strategy == "least-busy":
-        return lambda d: live(d.name).in_flight
+
+        def busy(d: Deployment) -> int:
+            s = stats(d.name)
+            return s.in_flight if s is not None else 0
+
+        return busy
     if strategy == "latency-based-routing":
-        return lambda d: live(d.name).latency or 0.0
+
+        def latency(d: Deployment) -> float:
+            s = stats(d.name)
+            return (s.latency or 0.0) if s is not None else 0.0
+
+        return latency
     if strategy in ("usage-based-routing", "usage-based-routing-v2"):
         minute = int(time.time() // 60)
 
         def share(d: Deployment) -> float:
-            s = live(d.name)
-            tokens = s.tokens_minute if s._minute == minute else 0
-            return tokens / d.tpm if d.tpm else float(tokens)
+            s = stats(d.name)
+            if s is None or s._minute != minute:
+                return 0.0
+            return s.tokens_minute / d.tpm if d.tpm else float(s.tokens_minute)
 
         return share
     if strategy == "cost-based-routing":
