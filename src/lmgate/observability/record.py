@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+_ids: tuple[int, str, itertools.count[int]] = (0, "", itertools.count())
+
+
+def new_request_id() -> str:
+    """32 hex chars, unique across processes and restarts: a random per-process prefix and a counter.
+
+    Cheaper than a random id per request (no system call); the prefix is drawn again after a fork.
+    """
+    global _ids
+    pid, prefix, counter = _ids
+    if pid != os.getpid():
+        _ids = (os.getpid(), os.urandom(10).hex(), itertools.count())
+        pid, prefix, counter = _ids
+    return f"{prefix}{next(counter):012x}"
 
 
 @dataclass(slots=True)
@@ -21,7 +37,7 @@ class Attempt:
 class RequestRecord:
     inbound: str  # client protocol: openai | ollama | anthropic
     path: str
-    request_id: str = field(default_factory=lambda: os.urandom(16).hex())
+    request_id: str = field(default_factory=lambda: new_request_id())
     started_at: float = field(default_factory=time.time)
     t0: float = field(default_factory=time.perf_counter)
     requested_model: str = ""
