@@ -177,3 +177,24 @@ def test_postgres_sink_down_mid_load_loses_nothing(tmp_path, make_gateway, postg
         time.sleep(0.2)
     assert count() == 45
     assert postgres.query("select count(*) from lmgate_request_log") == ["45"]
+
+
+def test_disk_failure_holds_records_until_the_disk_is_back(tmp_path, make_gateway):
+    gw = make_gateway(config(tmp_path))
+    chat(gw, 10)
+    logs = tmp_path / "logs"
+    deadline = time.monotonic() + 10
+    while len(read_log(tmp_path)) < 10 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    logs.rename(tmp_path / "logs-away")
+    logs.write_text("not a directory")  # the log file AND its spool directory are now unwritable
+    chat(gw, 15)
+    time.sleep(1.5)  # a few flushes fail
+    ready = httpx.get(gw.url + "/health/readiness").json()
+    assert ready["request_log"]["spooling"] == ["file"]
+    logs.unlink()
+    (tmp_path / "logs-away").rename(logs)  # the disk is back
+    chat(gw, 5)
+    gw.stop()
+    ids = [r["request_id"] for r in read_log(tmp_path)]
+    assert len(ids) == 30 and len(set(ids)) == 30

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from lmgate.config.runtime import RuntimeConfig
 
 log = logging.getLogger("lmgate.requestlog")
+MAX_HELD = 200_000  # records per sink kept in memory while neither the sink nor the spool disk works
 
 
 def default_state_dir() -> Path:
@@ -112,6 +113,7 @@ class RequestLog:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._failing: set[str] = set()
+        self._held: dict[str, list[dict[str, Any]]] = {}
 
     @property
     def failing(self) -> set[str]:
@@ -148,6 +150,9 @@ class RequestLog:
             await self._deliver(sink, batch)
 
     async def _deliver(self, sink: Sink, batch: list[dict[str, Any]]) -> None:
+        held = self._held.pop(sink.name, None)
+        if held:
+            batch = held + batch  # records that neither the sink nor the spool could take last time
         try:
             if self.spool.pending(sink.name):
                 replayed = await self.spool.replay(sink)
@@ -156,11 +161,24 @@ class RequestLog:
                 await sink.write(batch)
             self._failing.discard(sink.name)
         except Exception as exc:
-            if batch:
-                self.spool.save(sink.name, batch)
             if sink.name not in self._failing:
                 log.error("request log sink %s failed (%s); spooling records to %s", sink.name, exc, self.spool.directory)
                 self._failing.add(sink.name)
+            if batch:
+                self._spool_or_hold(sink.name, batch)
+
+    def _spool_or_hold(self, sink: str, batch: list[dict[str, Any]]) -> None:
+        """Journal the batch to disk; when the disk itself fails (the file sink's own disk), keep it in
+        memory, up to MAX_HELD records per sink, and try again at the next flush."""
+        try:
+            self.spool.save(sink, batch)
+            return
+        except OSError as exc:
+            log.error("cannot spool request log records for %s (%s); holding them in memory", sink, exc)
+        if len(batch) > MAX_HELD:
+            log.error("request log: %d records for %s dropped (memory hold is full)", len(batch) - MAX_HELD, sink)
+            batch = batch[-MAX_HELD:]
+        self._held[sink] = batch
 
     async def close(self) -> None:
         if self._task is not None:
