@@ -3,55 +3,21 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import openai
 
+from tests.processes import LMGATE, serving
 from tests.servers import free_port
 
-LMGATE = [sys.executable, "-m", "lmgate"]
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*LMGATE, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
 
-
-@contextmanager
-def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [*LMGATE, "serve", "--port", str(port), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(url + "/health/readiness", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read() if proc.stdout else ""
-                raise AssertionError(f"lmgate serve did not become ready:\n{out}")
-            time.sleep(0.05)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(15)
 
 
 def test_validate_exit_codes(tmp_path):

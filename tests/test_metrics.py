@@ -108,7 +108,8 @@ def test_ollama_clients_are_counted_as_ollama_inbound(gw):
 
 
 def test_counts_add_up_across_workers():
-    from tests.test_cli import EXAMPLES, serving
+    from tests.processes import serving
+    from tests.test_cli import EXAMPLES
 
     with serving("--config", str(EXAMPLES / "mock-only.yaml"), "--workers", "2") as url:
         for _ in range(20):  # a new connection each time, so both workers take requests

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -14,9 +10,10 @@ import httpx
 import pytest
 
 from lmgate.limits import MemoryQuotas, Quota, QuotaStore, QuotaUsage
+from tests.processes import serving
 from tests.redis_server import RedisServer, backend_fixture, redis_server_fixture, redis_session_fixture  # noqa: F401
 from tests.routing_kit import MASTER, ROUTE, Tiers, chain_config, chat, health, hops, tiers_fixture  # noqa: F401
-from tests.servers import Behaviour, FakeOpenAIUpstream, free_port
+from tests.servers import Behaviour, FakeOpenAIUpstream
 
 
 def test_rpm_quota_skips_before_sending(tiers: Tiers, make_gateway, backend: str):
@@ -193,22 +190,7 @@ def test_workers_split_an_upstream_quota(tiers: Tiers, tmp_path):
     # Each worker counts in its own memory, so each may use 1/N of the quota: together they stay inside it.
     path = tmp_path / "config.yaml"
     path.write_text(chain_config(tiers, cloud_params="rpm: 4"))
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lmgate", "serve", "--config", str(path), "--port", str(port), "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/health/readiness", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "lmgate serve --workers 2 did not start"
-            time.sleep(0.05)
+    with serving("--config", str(path), "--workers", "2") as url:
         time.sleep(0.5)  # let the second worker bind too
         for _ in range(20):
             r = httpx.post(
@@ -219,6 +201,3 @@ def test_workers_split_an_upstream_quota(tiers: Tiers, tmp_path):
             assert r.status_code == 200
         assert 1 <= tiers.cloud.calls <= 4, tiers.cloud.calls
         assert tiers.vllm.calls == 20 - tiers.cloud.calls
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(15)

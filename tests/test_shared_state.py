@@ -15,10 +15,10 @@ import redis
 from lmgate.config import load_config
 from lmgate.routing.cooldowns_redis import REFRESH_S
 from lmgate.server.app import create_app
+from tests.processes import serving
 from tests.redis_server import RedisServer, redis_server_fixture, redis_session_fixture  # noqa: F401
 from tests.routing_kit import MASTER, ROUTE, Tiers, chain_config, chat, health, hops, tiers_fixture  # noqa: F401
 from tests.servers import Behaviour, ServerThread
-from tests.test_cli import serving
 
 
 def readiness(gw: ServerThread | str) -> dict[str, object]:
