@@ -8,20 +8,27 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-_ids: tuple[int, str, itertools.count[int]] = (0, "", itertools.count())
 
-
-def new_request_id() -> str:
+class _RequestIds:
     """32 hex chars, unique across processes and restarts: a random per-process prefix and a counter.
 
-    Cheaper than a random id per request (no system call); the prefix is drawn again after a fork.
+    No system call per request (a random id per request, or checking the pid, costs one); the prefix
+    is drawn again in a forked child (`--workers N`).
     """
-    global _ids
-    pid, prefix, counter = _ids
-    if pid != os.getpid():
-        _ids = (os.getpid(), os.urandom(10).hex(), itertools.count())
-        pid, prefix, counter = _ids
-    return f"{prefix}{next(counter):012x}"
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = os.urandom(10).hex()
+        self.counter = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter):012x}"
+
+
+new_request_id = _RequestIds()
 
 
 @dataclass(slots=True)
@@ -37,7 +44,7 @@ class Attempt:
 class RequestRecord:
     inbound: str  # client protocol: openai | ollama | anthropic
     path: str
-    request_id: str = field(default_factory=lambda: new_request_id())
+    request_id: str = field(default_factory=new_request_id)
     started_at: float = field(default_factory=time.time)
     t0: float = field(default_factory=time.perf_counter)
     requested_model: str = ""
