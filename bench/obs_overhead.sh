@@ -6,7 +6,8 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"; REPO="$(cd "$HERE/.." && pwd)"
 ROUNDS="${ROUNDS:-2}"; DUR="${DUR:-10s}"; GATEWAY_CPU="${GATEWAY_CPU-1}"; LOAD_CPU="${LOAD_CPU-0}"
-export PATH="$PATH:/usr/sbin"
+source "$HERE/lib.sh"
+ensure_tools nginx wrk bc curl taskset
 WORK="$(mktemp -d /tmp/lmgate-obs-XXXX)"; PORT=4077; BASE="http://127.0.0.1:$PORT"
 bash "$HERE/mock/mock.sh" start >/dev/null
 trap 'bash "$HERE/mock/mock.sh" stop >/dev/null 2>&1 || true; [[ -n "${GPID:-}" ]] && kill -- -"$GPID" 2>/dev/null || true' EXIT

@@ -47,20 +47,8 @@ PIN_LOAD=(); [[ -n "$LOAD_CPU" ]] && PIN_LOAD=(taskset -c "$LOAD_CPU")
 PIN_GW=(); [[ -n "$GATEWAY_CPU" ]] && PIN_GW=(taskset -c "$GATEWAY_CPU")
 
 # --- prerequisites (as run_bench.sh) -------------------------------------------------------------
-missing=()
-for tool in nginx wrk curl taskset; do
-  command -v "$tool" >/dev/null 2>&1 || [[ -x "/usr/sbin/$tool" ]] || missing+=("$tool")
-done
-if (( ${#missing[@]} )); then
-  pkgs=(); for t in "${missing[@]}"; do [[ $t == taskset ]] && pkgs+=(util-linux) || pkgs+=("$t"); done
-  echo "installing: ${pkgs[*]}" >&2
-  SUDO=(); [[ $(id -u) != 0 ]] && SUDO=(sudo)
-  if ! "${SUDO[@]}" apt-get install -y -q "${pkgs[@]}" >/dev/null 2>&1; then
-    "${SUDO[@]}" apt-get update -q >/dev/null
-    "${SUDO[@]}" apt-get install -y -q "${pkgs[@]}" >/dev/null
-  fi
-fi
-export PATH="$PATH:/usr/sbin"
+source "$HERE/lib.sh"
+ensure_tools nginx wrk curl taskset
 [[ -x "$LMGATE" ]] || make -C "$REPO" .venv/.installed-stamp
 LMGATE_DESC="working tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
 if [[ -n "${LMGATE_REF:-}" ]]; then

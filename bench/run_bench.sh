@@ -37,20 +37,8 @@ LMGATE="$REPO/.venv/bin/lmgate"
 PORT=4000; BASE="http://127.0.0.1:$PORT"
 
 # --- prerequisites -------------------------------------------------------------------------------
-missing=()
-for tool in nginx wrk bc curl taskset; do
-  command -v "$tool" >/dev/null 2>&1 || [[ -x "/usr/sbin/$tool" ]] || missing+=("$tool")
-done
-if (( ${#missing[@]} )); then
-  pkgs=(); for t in "${missing[@]}"; do [[ $t == taskset ]] && pkgs+=(util-linux) || pkgs+=("$t"); done
-  echo "installing: ${pkgs[*]}" >&2
-  SUDO=(); [[ $(id -u) != 0 ]] && SUDO=(sudo)
-  if ! "${SUDO[@]}" apt-get install -y -q "${pkgs[@]}" >/dev/null 2>&1; then
-    "${SUDO[@]}" apt-get update -q >/dev/null
-    "${SUDO[@]}" apt-get install -y -q "${pkgs[@]}" >/dev/null
-  fi
-fi
-export PATH="$PATH:/usr/sbin"
+source "$HERE/lib.sh"
+ensure_tools nginx wrk bc curl taskset
 if [[ ! -x "$LMGATE" ]]; then
   echo "lmgate venv missing: running make" >&2
   make -C "$REPO" .venv/.installed-stamp

@@ -83,6 +83,7 @@ def test_content_only_when_enabled(tmp_path, make_gateway):
     gw.stop()
     (record,) = read_log(tmp_path)
     assert record["content"]["messages"][0]["content"] == "secret prompt 0"
+    assert record["content"]["completion"] == "echo: secret prompt 0"
 
 
 def test_database_sink_survives_being_killed_mid_load(tmp_path, make_gateway):

@@ -58,6 +58,8 @@ async def respond(request: web.Request, greq: GatewayRequest, rendering: Renderi
     if isinstance(answer, UpstreamReply):
         tracking.note_upstream_time(rec, time.perf_counter() - started)
         tracking.note_usage(rec, result.deployment, answer.usage)
+        if rec is not None and rec.content is not None:
+            tracking.note_completion(rec, answer.canonical())
         native = answer.wire == rendering.wire
         body = answer.raw if native else rendering.body(greq, answer.canonical())
         headers["Content-Type"] = rendering.content_type

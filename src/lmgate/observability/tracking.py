@@ -14,6 +14,7 @@ from lmgate.observability.record import Attempt, RequestRecord
 if TYPE_CHECKING:
     from lmgate.config.runtime import Deployment, RuntimeConfig
     from lmgate.routing.router import RouteResult
+    from lmgate.routing.trace import RouteTrace
 
 RECORD: web.RequestKey[RequestRecord] = web.RequestKey("lmgate_record", RequestRecord)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,16 +39,12 @@ def note_request(rec: RequestRecord | None, model: str, stream: bool, body: dict
         rec.content = {k: body[k] for k in ("messages", "prompt", "input", "system") if k in body}
 
 
-def attempts_of(raw_attempts: list[Any], config: RuntimeConfig) -> list[Attempt]:
-    """The router's attempt trace as records (deployment name -> its alias and provider)."""
+def attempts_of(trace: RouteTrace, config: RuntimeConfig) -> list[Attempt]:
+    """The router's trace as records (deployment name -> its alias and provider; skips take 0 s)."""
     out = []
-    for item in raw_attempts:
-        if isinstance(item, tuple):
-            name, outcome, seconds = (*item, 0.0)[:3]
-        else:
-            name, outcome, seconds = item.deployment, item.outcome, getattr(item, "seconds", None) or 0.0
-        dep = config.by_name.get(name)
-        out.append(Attempt(name, dep.alias if dep else "", dep.provider if dep else "", str(outcome), float(seconds)))
+    for a in trace.attempts:
+        dep = config.by_name.get(a.deployment)
+        out.append(Attempt(a.deployment, dep.alias if dep else "", dep.provider if dep else "", a.outcome, a.seconds or 0.0))
     return out
 
 
@@ -59,19 +56,19 @@ def note_route(rec: RequestRecord | None, result: RouteResult, config: RuntimeCo
     rec.model_group = deployment.alias
     rec.provider = deployment.provider
     rec.upstream_model = deployment.upstream_model
-    trace = getattr(result, "trace", None)
-    rec.attempts = attempts_of(trace.attempts if trace is not None else result.attempts, config)
+    rec.attempts = attempts_of(result.trace, config)
 
 
-def note_failed_route(rec: RequestRecord | None, trace: Any, config: RuntimeConfig) -> None:
+def note_failed_route(rec: RequestRecord | None, trace: RouteTrace | None, config: RuntimeConfig) -> None:
     """Every candidate failed: attribute the request to the last deployment actually tried."""
     if rec is None or trace is None:
         return
-    rec.attempts = attempts_of(trace.attempts, config)
-    tried = [a for a in rec.attempts if a.seconds > 0 or a.outcome.isdigit()]
+    rec.attempts = attempts_of(trace, config)
+    tried = [a for a in trace.attempts if a.seconds is not None]  # skipped candidates have no time
     if tried:
-        last = tried[-1]
-        rec.deployment, rec.model_group, rec.provider = last.deployment, last.model_group, last.provider
+        dep = config.by_name.get(tried[-1].deployment)
+        if dep is not None:
+            rec.deployment, rec.model_group, rec.provider = dep.name, dep.alias, dep.provider
 
 
 def note_upstream_time(rec: RequestRecord | None, seconds: float) -> None:
@@ -92,6 +89,13 @@ def note_error(rec: RequestRecord | None, err: Exception) -> None:
         rec.error_message = str(err)[:500]
 
 
-def note_completion_text(rec: RequestRecord | None, text: str) -> None:
-    if rec is not None and rec.content is not None:
+def note_completion(rec: RequestRecord | None, canonical: dict[str, Any]) -> None:
+    """With log_content on, keep a non-streamed answer's text (chat message or completion text)."""
+    if rec is None or rec.content is None:
+        return
+    choices = canonical.get("choices") or []
+    first = choices[0] if choices and isinstance(choices[0], dict) else {}
+    message = first.get("message")
+    text = message.get("content") if isinstance(message, dict) else first.get("text")
+    if isinstance(text, str):
         rec.content["completion"] = text

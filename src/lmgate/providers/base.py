@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
-
-import orjson
 
 if TYPE_CHECKING:
     from lmgate.config.runtime import Deployment
@@ -59,18 +57,8 @@ class UpstreamReply:
     usage: dict[str, Any] | None = None
 
     def canonical(self) -> dict[str, Any]:
-        """The answer in OpenAI shape. Adapters whose wire is not OpenAI override via `translated`."""
+        """The answer in OpenAI shape. Adapters whose wire is not OpenAI subclass and override this."""
         return self.data
-
-
-@dataclass(slots=True)
-class TranslatedReply(UpstreamReply):
-    """A reply whose canonical form differs from its raw wire form (e.g. Ollama upstream)."""
-
-    openai: dict[str, Any] = field(default_factory=dict)
-
-    def canonical(self) -> dict[str, Any]:
-        return self.openai
 
 
 class UpstreamStream(ABC):
@@ -118,6 +106,3 @@ class Provider(ABC):
     ) -> UpstreamReply | UpstreamStream:
         """Make one upstream call. Raises an `UpstreamError` subclass on failure."""
 
-
-def dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj)

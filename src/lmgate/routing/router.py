@@ -61,10 +61,6 @@ class RouteResult:
     answer: UpstreamReply | UpstreamStream
     trace: RouteTrace
 
-    @property
-    def attempts(self) -> list[tuple[str, str]]:
-        return [(a.deployment, a.outcome) for a in self.trace.attempts]
-
 
 class _Divert(Exception):
     """A client-side refusal: stop trying this alias (and maybe switch to a special chain)."""
