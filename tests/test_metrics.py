@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import openai
 import pytest
@@ -116,13 +118,19 @@ def test_counts_add_up_across_workers():
             r = httpx.post(url + "/v1/chat/completions", headers={"Authorization": "Bearer sk-demo", "Connection": "close"},
                            json={"model": "demo", "messages": [{"role": "user", "content": "x"}]})
             assert r.status_code == 200
-        for _ in range(3):  # whichever worker answers the scrape, the totals are the same
-            text = httpx.get(url + "/metrics", headers={"Authorization": "Bearer sk-demo"}).text
-            total = sum(
+        def total() -> float:
+            text = httpx.get(url + "/metrics", headers={"Authorization": "Bearer sk-demo", "Connection": "close"}).text
+            return sum(
                 s.value for f in text_string_to_metric_families(text) for s in f.samples
                 if s.name == "lmgate_requests_total" and s.labels.get("requested_model") == "demo"
             )
-            assert total == 20
+
+        # each worker moves its counts into the shared files at least once a second
+        deadline = time.monotonic() + 10
+        while total() != 20 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for _ in range(3):  # whichever worker answers the scrape, the totals are the same
+            assert total() == 20
 
 
 def test_deployment_state_and_quota_rejections(upstream, make_gateway):

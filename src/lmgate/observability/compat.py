@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from lmgate.observability.deferred import Deferrals
 from lmgate.observability.metrics import LATENCY_BUCKETS
 
 if TYPE_CHECKING:
@@ -28,30 +29,31 @@ STATE = {"healthy": 0, "cooling_down": 2, "over_quota": 1}  # LiteLLM: 0 healthy
 
 
 class LiteLLMMetrics:
-    def __init__(self, r: CollectorRegistry) -> None:
-        self.proxy_total = Counter("litellm_proxy_total_requests_metric", "Total requests to the proxy.", PROXY_TOTAL, registry=r)
-        self.proxy_failed = Counter("litellm_proxy_failed_requests_metric", "Failed requests.", PROXY_FAILED, registry=r)
-        self.requests = Counter("litellm_requests_metric", "LLM calls.", REQUESTS, registry=r)
-        self.input_tokens = Counter("litellm_input_tokens_metric", "Input tokens.", TOKENS, registry=r)
-        self.output_tokens = Counter("litellm_output_tokens_metric", "Output tokens.", TOKENS, registry=r)
-        self.total_tokens = Counter("litellm_total_tokens_metric", "Input + output tokens.", TOKENS, registry=r)
-        self.spend = Counter("litellm_spend_metric", "Spend in USD.", (*USER, "model"), registry=r)
-        self.total_latency = Histogram(
+    def __init__(self, r: CollectorRegistry, deferred: Deferrals) -> None:
+        counter, histogram = deferred.counter, deferred.histogram
+        self.proxy_total = counter(Counter("litellm_proxy_total_requests_metric", "Total requests to the proxy.", PROXY_TOTAL, registry=r))
+        self.proxy_failed = counter(Counter("litellm_proxy_failed_requests_metric", "Failed requests.", PROXY_FAILED, registry=r))
+        self.requests = counter(Counter("litellm_requests_metric", "LLM calls.", REQUESTS, registry=r))
+        self.input_tokens = counter(Counter("litellm_input_tokens_metric", "Input tokens.", TOKENS, registry=r))
+        self.output_tokens = counter(Counter("litellm_output_tokens_metric", "Output tokens.", TOKENS, registry=r))
+        self.total_tokens = counter(Counter("litellm_total_tokens_metric", "Input + output tokens.", TOKENS, registry=r))
+        self.spend = counter(Counter("litellm_spend_metric", "Spend in USD.", (*USER, "model"), registry=r))
+        self.total_latency = histogram(Histogram(
             "litellm_request_total_latency_metric", "Whole request latency.", LATENCY, buckets=LATENCY_BUCKETS, registry=r
-        )
-        self.api_latency = Histogram(
+        ))
+        self.api_latency = histogram(Histogram(
             "litellm_llm_api_latency_metric", "Upstream call latency.", LATENCY, buckets=LATENCY_BUCKETS, registry=r
-        )
-        self.ttft = Histogram(
+        ))
+        self.ttft = histogram(Histogram(
             "litellm_llm_api_time_to_first_token_metric", "Time to first token.", LATENCY, buckets=LATENCY_BUCKETS, registry=r
-        )
-        self.deployment_total = Counter("litellm_deployment_total_requests", "Requests per deployment.", DEPLOYMENT, registry=r)
-        self.deployment_success = Counter("litellm_deployment_success_responses", "Successes per deployment.", DEPLOYMENT, registry=r)
-        self.deployment_failure = Counter(
+        ))
+        self.deployment_total = counter(Counter("litellm_deployment_total_requests", "Requests per deployment.", DEPLOYMENT, registry=r))
+        self.deployment_success = counter(Counter("litellm_deployment_success_responses", "Successes per deployment.", DEPLOYMENT, registry=r))
+        self.deployment_failure = counter(Counter(
             "litellm_deployment_failure_responses", "Failures per deployment.", DEPLOYMENT_FAILURE, registry=r
-        )
-        self.fallback_ok = Counter("litellm_deployment_successful_fallbacks", "Successful fallbacks.", FALLBACK, registry=r)
-        self.fallback_failed = Counter("litellm_deployment_failed_fallbacks", "Failed fallbacks.", FALLBACK, registry=r)
+        ))
+        self.fallback_ok = counter(Counter("litellm_deployment_successful_fallbacks", "Successful fallbacks.", FALLBACK, registry=r))
+        self.fallback_failed = counter(Counter("litellm_deployment_failed_fallbacks", "Failed fallbacks.", FALLBACK, registry=r))
         self.state = Gauge(
             "litellm_deployment_state", "0 healthy, 1 partial outage, 2 complete outage.",
             ("litellm_model_name", "model_id", "api_base", "api_provider"), registry=r, multiprocess_mode="liveall",

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as mp
 
+from lmgate.observability.deferred import Deferrals
+
 if TYPE_CHECKING:
     from lmgate.observability.compat import LiteLLMMetrics
     from lmgate.observability.record import RequestRecord
@@ -48,33 +50,35 @@ class Metrics:
     def __init__(self, litellm_compat: bool = False) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("lmgate_requests", "Proxied requests.", REQUEST_LABELS, registry=r)
-        self.request_seconds = Histogram(
+        self.deferred = Deferrals()
+        counter, histogram = self.deferred.counter, self.deferred.histogram
+        self.requests = counter(Counter("lmgate_requests", "Proxied requests.", REQUEST_LABELS, registry=r))
+        self.request_seconds = histogram(Histogram(
             "lmgate_request_duration_seconds", "Whole request time as the client saw it.",
             ("requested_model", "inbound_protocol", "stream"), buckets=LATENCY_BUCKETS, registry=r,
-        )
-        self.upstream_seconds = Histogram(
+        ))
+        self.upstream_seconds = histogram(Histogram(
             "lmgate_upstream_duration_seconds", "Time in the upstream attempt that answered.",
             ("deployment", "provider"), buckets=LATENCY_BUCKETS, registry=r,
-        )
-        self.overhead_seconds = Histogram(
+        ))
+        self.overhead_seconds = histogram(Histogram(
             "lmgate_overhead_duration_seconds", "Request time not spent waiting on upstreams (non-streamed).",
             ("inbound_protocol",), buckets=LATENCY_BUCKETS, registry=r,
-        )
-        self.ttft_seconds = Histogram(
+        ))
+        self.ttft_seconds = histogram(Histogram(
             "lmgate_time_to_first_token_seconds", "Time to the first streamed byte sent to the client.",
             ("requested_model", "deployment"), buckets=LATENCY_BUCKETS, registry=r,
-        )
-        self.input_tokens = Counter("lmgate_input_tokens", "Prompt tokens.", ("model_group", "deployment", "provider"), registry=r)
-        self.output_tokens = Counter("lmgate_output_tokens", "Completion tokens.", ("model_group", "deployment", "provider"), registry=r)
-        self.cost = Counter("lmgate_spend_usd", "Estimated spend in USD.", ("model_group", "deployment", "provider"), registry=r)
-        self.fallbacks = Counter("lmgate_fallbacks", "Moves to another alias of a chain.", ("from_model", "to_model", "reason"), registry=r)
-        self.retries = Counter("lmgate_upstream_failures", "Failed upstream attempts.", ("deployment", "provider", "outcome"), registry=r)
-        self.rate_limited = Counter("lmgate_rate_limit_rejections", "Requests refused by a limit.", ("scope", "name"), registry=r)
-        self.in_flight = Gauge(
+        ))
+        self.input_tokens = counter(Counter("lmgate_input_tokens", "Prompt tokens.", ("model_group", "deployment", "provider"), registry=r))
+        self.output_tokens = counter(Counter("lmgate_output_tokens", "Completion tokens.", ("model_group", "deployment", "provider"), registry=r))
+        self.cost = counter(Counter("lmgate_spend_usd", "Estimated spend in USD.", ("model_group", "deployment", "provider"), registry=r))
+        self.fallbacks = counter(Counter("lmgate_fallbacks", "Moves to another alias of a chain.", ("from_model", "to_model", "reason"), registry=r))
+        self.retries = counter(Counter("lmgate_upstream_failures", "Failed upstream attempts.", ("deployment", "provider", "outcome"), registry=r))
+        self.rate_limited = counter(Counter("lmgate_rate_limit_rejections", "Requests refused by a limit.", ("scope", "name"), registry=r))
+        self.in_flight = self.deferred.gauge(Gauge(
             "lmgate_in_flight_requests", "Requests being served now.", ("inbound_protocol",),
             registry=r, multiprocess_mode="livesum",
-        )
+        ))
         self.deployment_state = Gauge(
             "lmgate_deployment_state", "1 for the state each deployment is in.",
             ("deployment", "model_group", "provider", "state"), registry=r, multiprocess_mode="liveall",
@@ -84,10 +88,10 @@ class Metrics:
         if litellm_compat:
             from lmgate.observability.compat import LiteLLMMetrics
 
-            self.compat = LiteLLMMetrics(r)
+            self.compat = LiteLLMMetrics(r, self.deferred)
 
     def _children(self, rec: RequestRecord) -> _Children:
-        """The labelled series for this kind of request, resolved once (`labels()` takes a lock)."""
+        """The labelled slots for this kind of request, resolved once per label set."""
         key = (rec.requested_model, rec.model_group, rec.deployment, rec.provider, rec.status, rec.inbound, rec.stream)
         found = self._cache.get(key)
         if found is None:
@@ -145,7 +149,12 @@ class Metrics:
             if self.compat is not None:
                 self.compat.deployment_state(deployment, provider, state)
 
+    def flush(self) -> None:
+        """Move what the request path counted into prometheus_client (see deferred.py)."""
+        self.deferred.flush()
+
     def render(self) -> bytes:
+        self.flush()
         directory = multiprocess_dir()
         if directory:
             registry = CollectorRegistry()

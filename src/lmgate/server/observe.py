@@ -8,9 +8,9 @@ happens — success, error response, or a client that hung up (status 499).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -37,18 +37,11 @@ class Observer:
     log_content: bool
     tracing: tracing.Tracing | None = None
     metrics_enabled: bool = True
-    _in_flight: dict[str, Any] = field(default_factory=dict)
 
     @property
     def idle(self) -> bool:
         """Nothing consumes records: skip the observation layer entirely."""
         return not self.metrics_enabled and self.request_log is None and self.tracing is None
-
-    def in_flight(self, inbound: str) -> Any:
-        child = self._in_flight.get(inbound)
-        if child is None:
-            child = self._in_flight[inbound] = self.metrics.in_flight.labels(inbound)
-        return child
 
     def complete(self, rec: RequestRecord) -> None:
         if self.metrics_enabled:
@@ -83,11 +76,30 @@ def build_observer(config: RuntimeConfig) -> Observer:
     return Observer(metrics, request_log, bool(gs.log_content), tracing.build(callbacks), gs.metrics)
 
 
+METRICS_FLUSH_SECONDS = 1.0
+
+
+async def _flush_metrics_periodically(metrics: Metrics) -> None:
+    """Counts reach prometheus_client (and, under --workers, the files other workers' scrapes read)
+    within a second even when this worker is never scraped."""
+    while True:
+        await asyncio.sleep(METRICS_FLUSH_SECONDS)
+        metrics.flush()
+
+
 async def observer_lifespan(app: web.Application) -> AsyncIterator[None]:
     observer = app[OBSERVER]
     if observer.request_log is not None:
         await observer.request_log.start()
+    flusher = None
+    if observer.metrics_enabled:
+        flusher = asyncio.create_task(_flush_metrics_periodically(observer.metrics), name="lmgate-metrics-flush")
     yield
+    if flusher is not None:
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+        observer.metrics.flush()
     if observer.request_log is not None:
         await observer.request_log.close()
     if observer.tracing is not None:
@@ -104,9 +116,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     rec = RequestRecord(inbound=protocol_for(request.path).NAME, path=request.path)
     request[RECORD] = rec
-    in_flight = observer.in_flight(rec.inbound)
-    if observer.metrics_enabled:
-        in_flight.inc()
+    in_flight = observer.metrics.in_flight.labels(rec.inbound)
+    in_flight.inc()  # a plain number until the next flush; harmless with metrics off
     status = 500
     try:
         response = await handler(request)
@@ -117,8 +128,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         rec.error_class = rec.error_class or "ClientDisconnected"
         raise
     finally:
-        if observer.metrics_enabled:
-            in_flight.dec()
+        in_flight.dec()
         rec.finish(status)
         observer.complete(rec)
 

@@ -1,0 +1,162 @@
+"""Counting on the request path without prometheus_client's per-call cost.
+
+A prometheus_client child takes a lock on every `inc()`/`observe()` (one per histogram bucket and
+sum), and under `--workers N` writes an mmap'd file too: about 10 µs per request across the
+gateway's families, 5% of throughput at c=32. Here the request path only adds to plain Python
+numbers in a slot per label set; `flush()` moves what accumulated into the real metric objects, in
+one go, at scrape time and once a second (so other workers' files stay current in multiprocess
+mode). Prometheus sees the same series and the same totals, at most one flush interval late.
+
+The wrappers mirror the part of the prometheus_client API the gateway uses: `labels(...)` returns a
+slot with `inc()`, `dec()` or `observe()`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any, Generic, TypeVar
+
+from prometheus_client import Counter, Gauge, Histogram
+
+Slot = TypeVar("Slot", "CounterSlot", "GaugeSlot", "HistogramSlot")
+
+
+class CounterSlot:
+    __slots__ = ("child", "pending")
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.pending = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.pending += amount
+
+    def flush(self) -> None:
+        if self.pending:
+            self.child.inc(self.pending)
+            self.pending = 0.0
+
+
+class GaugeSlot:
+    """A level (e.g. requests in flight): the child is `set()` to the current value at flush."""
+
+    __slots__ = ("child", "value", "flushed")
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.value = 0.0
+        self.flushed: float | None = None
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+    def dec(self, amount: float = 1.0) -> None:
+        self.value -= amount
+
+    def flush(self) -> None:
+        if self.value != self.flushed:
+            self.child.set(self.value)
+            self.flushed = self.value
+
+
+class HistogramSlot:
+    """Bucket counts and a sum; pushed into the child's bucket values directly at flush.
+
+    prometheus_client has no public "add n observations" call; its Histogram keeps per-bucket
+    (non-cumulative) values in `_buckets` and the total in `_sum`, which `observe()` increments the
+    same way. tests/test_metrics.py checks the rendered buckets, counts and sums.
+    """
+
+    __slots__ = ("child", "bounds", "counts", "total", "dirty")
+
+    def __init__(self, child: Any, bounds: tuple[float, ...]) -> None:
+        self.child = child
+        self.bounds = bounds
+        self.counts = [0] * len(bounds)
+        self.total = 0.0
+        self.dirty = False
+
+    def observe(self, amount: float) -> None:
+        self.counts[bisect_left(self.bounds, amount)] += 1  # first bound >= amount, as observe() does
+        self.total += amount
+        self.dirty = True
+
+    def flush(self) -> None:
+        if not self.dirty:
+            return
+        buckets = self.child._buckets
+        for i, n in enumerate(self.counts):
+            if n:
+                buckets[i].inc(n)
+                self.counts[i] = 0
+        self.child._sum.inc(self.total)
+        self.total = 0.0
+        self.dirty = False
+
+
+class _Deferred(Generic[Slot]):
+    def __init__(self, metric: Any) -> None:
+        self.metric = metric
+        self._slots: dict[tuple[str, ...], Slot] = {}
+
+    def _new_slot(self, child: Any) -> Slot:
+        raise NotImplementedError
+
+    def labels(self, *values: str) -> Slot:
+        slot = self._slots.get(values)
+        if slot is None:
+            slot = self._slots[values] = self._new_slot(self.metric.labels(*values))
+        return slot
+
+    def flush(self) -> None:
+        for slot in list(self._slots.values()):
+            slot.flush()
+
+
+class DeferredCounter(_Deferred[CounterSlot]):
+    metric: Counter
+
+    def _new_slot(self, child: Any) -> CounterSlot:
+        return CounterSlot(child)
+
+
+class DeferredGauge(_Deferred[GaugeSlot]):
+    metric: Gauge
+
+    def _new_slot(self, child: Any) -> GaugeSlot:
+        return GaugeSlot(child)
+
+
+class DeferredHistogram(_Deferred[HistogramSlot]):
+    metric: Histogram
+
+    def __init__(self, metric: Histogram) -> None:
+        super().__init__(metric)
+        self.bounds = tuple(metric._upper_bounds)  # ends with +Inf, so every amount finds a bucket
+
+    def _new_slot(self, child: Any) -> HistogramSlot:
+        return HistogramSlot(child, self.bounds)
+
+
+class Deferrals:
+    """Every deferred wrapper of one metrics set, so they flush together."""
+
+    def __init__(self) -> None:
+        self._all: list[_Deferred[Any]] = []
+
+    def counter(self, metric: Counter) -> DeferredCounter:
+        return self._keep(DeferredCounter(metric))
+
+    def gauge(self, metric: Gauge) -> DeferredGauge:
+        return self._keep(DeferredGauge(metric))
+
+    def histogram(self, metric: Histogram) -> DeferredHistogram:
+        return self._keep(DeferredHistogram(metric))
+
+    def _keep(self, wrapper: Any) -> Any:
+        self._all.append(wrapper)
+        return wrapper
+
+    def flush(self) -> None:
+        for wrapper in self._all:
+            wrapper.flush()
