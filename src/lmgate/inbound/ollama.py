@@ -215,22 +215,22 @@ async def _inference(request: web.Request, endpoint: Endpoint, operation: str) -
     return await relay.respond(request, greq, _OllamaRendering(greq, timing))
 
 
-@tracking.model_endpoint
+@tracking.model_endpoint(NAME)
 async def chat(request: web.Request) -> web.StreamResponse:
     return await _inference(request, "chat", "chat")
 
 
-@tracking.model_endpoint
+@tracking.model_endpoint(NAME)
 async def generate(request: web.Request) -> web.StreamResponse:
     return await _inference(request, "chat", "generate")
 
 
-@tracking.model_endpoint
+@tracking.model_endpoint(NAME)
 async def embed(request: web.Request) -> web.StreamResponse:
     return await _inference(request, "embedding", "embed")
 
 
-@tracking.model_endpoint
+@tracking.model_endpoint(NAME)
 async def embeddings(request: web.Request) -> web.StreamResponse:
     return await _inference(request, "embedding", "embeddings")
 

@@ -69,7 +69,7 @@ async def _respond(request: web.Request, greq: GatewayRequest) -> web.StreamResp
     return await relay.respond(request, greq, RENDERING)
 
 
-@tracking.model_endpoint
+@tracking.model_endpoint(NAME)
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     greq = _gateway_request("chat", body)
@@ -79,7 +79,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return await _respond(request, greq)
 
 
-@tracking.model_endpoint
+@tracking.model_endpoint(NAME)
 async def completions(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     greq = _gateway_request("completion", body)
@@ -88,7 +88,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
     return await _respond(request, greq)
 
 
-@tracking.model_endpoint
+@tracking.model_endpoint(NAME)
 async def embeddings(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     greq = _gateway_request("embedding", body)

@@ -78,18 +78,19 @@ class LiteLLMMetrics:
             self.api_latency.labels(*lat).observe(rec.upstream_s)
         if rec.ttft_s is not None and rec.stream:
             self.ttft.labels(*lat).observe(rec.ttft_s)
-        for a in rec.attempts:
+        attempts = rec.attempts
+        for a in attempts:
             dep = (rec.requested_model, a.deployment, a.deployment, "", a.provider, "", rec.key_alias, "", "")
             self.deployment_total.labels(*dep).inc()
             if a.outcome == "ok":
                 self.deployment_success.labels(*dep).inc()
             else:
                 self.deployment_failure.labels(*dep, a.outcome, "").inc()
-        groups = [a.model_group for a in rec.attempts]
+        groups = [a.model_group for a in attempts]
         if len(set(groups)) > 1:
             counter = self.fallback_ok if rec.status < 400 else self.fallback_failed
-            reason = next((a.outcome for a in rec.attempts if a.outcome != "ok"), "")
-            counter.labels(rec.requested_model, rec.attempts[-1].model_group, "", rec.key_alias, "", "", reason, rec.error_class).inc()
+            reason = next((a.outcome for a in attempts if a.outcome != "ok"), "")
+            counter.labels(rec.requested_model, attempts[-1].model_group, "", rec.key_alias, "", "", reason, rec.error_class).inc()
 
     def deployment_state(self, deployment: str, provider: str, state: str) -> None:
         self.state.labels(deployment, deployment, "", provider).set(STATE.get(state, 0))

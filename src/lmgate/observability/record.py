@@ -6,7 +6,13 @@ import itertools
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from lmgate.config.runtime import Deployment
+    from lmgate.routing.trace import RouteAttempt
 
 
 class _RequestIds:
@@ -55,7 +61,8 @@ class RequestRecord:
     model_group: str = ""  # alias of the deployment that answered (differs from requested after fallback)
     provider: str = ""
     upstream_model: str = ""
-    attempts: list[Attempt] = field(default_factory=list)
+    route: list[RouteAttempt] = field(default_factory=list)  # the router's trace, as it was
+    deployments: Mapping[str, Deployment] | None = None  # to name the alias and provider of each attempt
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
@@ -66,6 +73,23 @@ class RequestRecord:
     error_class: str = ""
     error_message: str = ""
     content: dict[str, Any] | None = None
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """The route with each deployment's alias and provider (built on demand: most requests are one
+        clean attempt, and the request log needs only names and outcomes)."""
+        lookup = self.deployments or {}
+        out = []
+        for a in self.route:
+            dep = lookup.get(a.deployment)
+            out.append(Attempt(a.deployment, dep.alias if dep else "", dep.provider if dep else "", a.outcome, a.seconds or 0.0))
+        return out
+
+    @property
+    def eventful(self) -> bool:
+        """More than one attempt, or one that failed."""
+        route = self.route
+        return len(route) > 1 or (bool(route) and route[0].outcome != "ok")
 
     def mark_first_byte(self) -> None:
         if self.ttft_s is None:
@@ -88,7 +112,7 @@ class RequestRecord:
             "deployment": self.deployment,
             "provider": self.provider,
             "upstream_model": self.upstream_model,
-            "route": [[a.deployment, a.outcome, round(a.seconds, 4)] for a in self.attempts],
+            "route": [[a.deployment, a.outcome, round(a.seconds or 0.0, 4)] for a in self.route],
             "status": self.status,
             "stream": self.stream,
             "prompt_tokens": self.prompt_tokens,

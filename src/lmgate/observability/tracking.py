@@ -9,7 +9,7 @@ from aiohttp import web
 
 from lmgate.accounting.prices import cost
 from lmgate.accounting.usage import token_counts
-from lmgate.observability.record import Attempt, RequestRecord
+from lmgate.observability.record import RequestRecord
 
 if TYPE_CHECKING:
     from lmgate.config.runtime import Deployment, RuntimeConfig
@@ -20,10 +20,15 @@ RECORD: web.RequestKey[RequestRecord] = web.RequestKey("lmgate_record", RequestR
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def model_endpoint(handler: F) -> F:
-    """Mark a handler as a model call: it gets a RequestRecord, metrics and a request-log line."""
-    handler.__lmgate_model_endpoint__ = True  # type: ignore[attr-defined]
-    return handler
+def model_endpoint(protocol: str) -> Callable[[F], F]:
+    """Mark a handler as a model call in `protocol` (the inbound module's NAME): it gets a
+    RequestRecord, metrics and a request-log line."""
+
+    def mark(handler: F) -> F:
+        handler.__lmgate_model_endpoint__ = protocol  # type: ignore[attr-defined]
+        return handler
+
+    return mark
 
 
 def record_of(request: web.Request) -> RequestRecord | None:
@@ -39,15 +44,6 @@ def note_request(rec: RequestRecord | None, model: str, stream: bool, body: dict
         rec.content = {k: body[k] for k in ("messages", "prompt", "input", "system") if k in body}
 
 
-def attempts_of(trace: RouteTrace, config: RuntimeConfig) -> list[Attempt]:
-    """The router's trace as records (deployment name -> its alias and provider; skips take 0 s)."""
-    out = []
-    for a in trace.attempts:
-        dep = config.by_name.get(a.deployment)
-        out.append(Attempt(a.deployment, dep.alias if dep else "", dep.provider if dep else "", a.outcome, a.seconds or 0.0))
-    return out
-
-
 def note_route(rec: RequestRecord | None, result: RouteResult, config: RuntimeConfig) -> None:
     if rec is None:
         return
@@ -56,14 +52,16 @@ def note_route(rec: RequestRecord | None, result: RouteResult, config: RuntimeCo
     rec.model_group = deployment.alias
     rec.provider = deployment.provider
     rec.upstream_model = deployment.upstream_model
-    rec.attempts = attempts_of(result.trace, config)
+    rec.route = result.trace.attempts
+    rec.deployments = config.by_name
 
 
 def note_failed_route(rec: RequestRecord | None, trace: RouteTrace | None, config: RuntimeConfig) -> None:
     """Every candidate failed: attribute the request to the last deployment actually tried."""
     if rec is None or trace is None:
         return
-    rec.attempts = attempts_of(trace, config)
+    rec.route = trace.attempts
+    rec.deployments = config.by_name
     tried = [a for a in trace.attempts if a.seconds is not None]  # skipped candidates have no time
     if tried:
         dep = config.by_name.get(tried[-1].deployment)

@@ -16,7 +16,6 @@ from aiohttp import web
 
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.errors import RouteNotFound
-from lmgate.inbound import protocol_for
 from lmgate.inbound.common import state
 from lmgate.observability import tracing
 from lmgate.observability.metrics import Metrics
@@ -108,13 +107,13 @@ async def observer_lifespan(app: web.Application) -> AsyncIterator[None]:
 
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-    route_handler = request.match_info.route.handler
-    if not getattr(route_handler, "__lmgate_model_endpoint__", False):
+    inbound = getattr(request.match_info.route.handler, "__lmgate_model_endpoint__", None)
+    if inbound is None:
         return await handler(request)
     observer = request.app[OBSERVER]
     if observer.idle:
         return await handler(request)
-    rec = RequestRecord(inbound=protocol_for(request.path).NAME, path=request.path)
+    rec = RequestRecord(inbound=inbound, path=request.path)
     request[RECORD] = rec
     in_flight = observer.metrics.in_flight.labels(rec.inbound)
     in_flight.inc()  # a plain number until the next flush; harmless with metrics off
