@@ -63,9 +63,9 @@ def unit_prices(deployment: Deployment) -> tuple[float, float, str]:
     return price[0], price[1], "table"
 
 
-def cost(deployment: Deployment, prompt_tokens: int, completion_tokens: int) -> tuple[float, str]:
+def cost(deployment: Deployment, prompt_tokens: int, completion_tokens: int) -> float:
+    """USD for one request (unit prices resolved once per deployment)."""
     prices = deployment.cache.get("prices")
     if prices is None:
         prices = deployment.cache["prices"] = unit_prices(deployment)
-    pin, pout, source = prices
-    return prompt_tokens * pin + completion_tokens * pout, source
+    return prompt_tokens * prices[0] + completion_tokens * prices[1]

@@ -44,7 +44,7 @@ async def respond(request: web.Request, greq: GatewayRequest, rendering: Renderi
     st = state(request)
     settings = st.config.file.general_settings
     greq.allow_remote_images = bool(settings.allow_remote_images)
-    rec = tracking.record_of(request)
+    rec = tracking.current_record()
     tracking.note_request(rec, greq.model, greq.stream, greq.body, bool(settings.log_content))
     started = time.perf_counter()
     try:
@@ -56,8 +56,7 @@ async def respond(request: web.Request, greq: GatewayRequest, rendering: Renderi
     answer = result.answer
     headers = route_headers(result)
     if isinstance(answer, UpstreamReply):
-        tracking.note_upstream_time(rec, time.perf_counter() - started)
-        tracking.note_usage(rec, result.deployment, answer.usage)
+        tracking.note_upstream_done(rec, result.deployment, time.perf_counter() - started, answer.usage)
         if rec is not None and rec.content is not None:
             tracking.note_completion(rec, answer.canonical())
         native = answer.wire == rendering.wire
@@ -88,7 +87,6 @@ async def respond(request: web.Request, greq: GatewayRequest, rendering: Renderi
         return resp  # the client went away; the upstream request is closed below
     finally:
         await answer.aclose()
-        tracking.note_upstream_time(rec, time.perf_counter() - started)
-        tracking.note_usage(rec, result.deployment, answer.usage)
+        tracking.note_upstream_done(rec, result.deployment, time.perf_counter() - started, answer.usage)
     await resp.write_eof()
     return resp

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from lmgate.config.runtime import Deployment
     from lmgate.routing.trace import RouteAttempt
@@ -61,12 +61,11 @@ class RequestRecord:
     model_group: str = ""  # alias of the deployment that answered (differs from requested after fallback)
     provider: str = ""
     upstream_model: str = ""
-    route: list[RouteAttempt] = field(default_factory=list)  # the router's trace, as it was
+    route: Sequence[RouteAttempt] = ()  # the router's trace, as it was
     deployments: Mapping[str, Deployment] | None = None  # to name the alias and provider of each attempt
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
-    cost_source: str = ""
     latency_s: float = 0.0
     upstream_s: float | None = None
     ttft_s: float | None = None

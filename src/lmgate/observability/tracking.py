@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from aiohttp import web
 
 from lmgate.accounting.prices import cost
 from lmgate.accounting.usage import token_counts
@@ -16,7 +15,9 @@ if TYPE_CHECKING:
     from lmgate.routing.router import RouteResult
     from lmgate.routing.trace import RouteTrace
 
-RECORD: web.RequestKey[RequestRecord] = web.RequestKey("lmgate_record", RequestRecord)
+# The record of the request being served; set by the observation middleware around the handler
+# (aiohttp serves a connection's requests in one task, so it is reset after each request).
+CURRENT: ContextVar[RequestRecord | None] = ContextVar("lmgate_record", default=None)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -31,8 +32,8 @@ def model_endpoint(protocol: str) -> Callable[[F], F]:
     return mark
 
 
-def record_of(request: web.Request) -> RequestRecord | None:
-    return request.get(RECORD)
+def current_record() -> RequestRecord | None:
+    return CURRENT.get()
 
 
 def note_request(rec: RequestRecord | None, model: str, stream: bool, body: dict[str, Any] | None, log_content: bool) -> None:
@@ -69,16 +70,14 @@ def note_failed_route(rec: RequestRecord | None, trace: RouteTrace | None, confi
             rec.deployment, rec.model_group, rec.provider = dep.name, dep.alias, dep.provider
 
 
-def note_upstream_time(rec: RequestRecord | None, seconds: float) -> None:
-    if rec is not None:
-        rec.upstream_s = seconds
-
-
-def note_usage(rec: RequestRecord | None, deployment: Deployment, usage: dict[str, Any] | None) -> None:
+def note_upstream_done(rec: RequestRecord | None, deployment: Deployment, seconds: float, usage: dict[str, Any] | None) -> None:
+    """The answering upstream finished: its time, tokens and cost."""
     if rec is None:
         return
-    rec.prompt_tokens, rec.completion_tokens = token_counts(usage)
-    rec.cost, rec.cost_source = cost(deployment, rec.prompt_tokens, rec.completion_tokens)
+    rec.upstream_s = seconds
+    if usage:
+        rec.prompt_tokens, rec.completion_tokens = token_counts(usage)
+        rec.cost = cost(deployment, rec.prompt_tokens, rec.completion_tokens)
 
 
 def note_error(rec: RequestRecord | None, err: Exception) -> None:

@@ -11,7 +11,7 @@ from aiohttp import web
 from lmgate.errors import AuthenticationFailed, BodyTooLarge, GatewayError, RouteNotFound
 from lmgate.inbound import protocol_for
 from lmgate.inbound.common import STATE
-from lmgate.observability.tracking import note_error, record_of
+from lmgate.observability.tracking import current_record, note_error
 
 log = logging.getLogger("lmgate.server")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -36,7 +36,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except GatewayError as err:
-        note_error(record_of(request), err)
+        note_error(current_record(), err)
         return protocol_for(request.path).render_error(err)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -44,7 +44,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return protocol_for(request.path).render_error(_from_http_exception(exc))
     except Exception as exc:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        note_error(record_of(request), exc)
+        note_error(current_record(), exc)
         internal = GatewayError("internal error in the gateway; the operator's log has the details")
         return protocol_for(request.path).render_error(internal)
 

@@ -1,6 +1,6 @@
 """The observation layer: one RequestRecord per model call, finished into metrics and the request log.
 
-Handlers marked with `model_endpoint` get a record at `request[RECORD]` that they fill in (route,
+Handlers marked with `model_endpoint` get a record (`tracking.record_of`) that they fill in (route,
 usage, first byte); this middleware opens it, counts the request in flight, and finishes it whatever
 happens — success, error response, or a client that hung up (status 499).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -18,11 +18,12 @@ from lmgate.config.runtime import RuntimeConfig
 from lmgate.errors import RouteNotFound
 from lmgate.inbound.common import state
 from lmgate.observability import tracing
+from lmgate.observability.deferred import DeferredGauge, GaugeSlot
 from lmgate.observability.metrics import Metrics
 from lmgate.observability.record import RequestRecord
 from lmgate.observability.requestlog import RequestLog, Sink, Spool, default_state_dir, request_log_path
 from lmgate.observability.sinks import DatabaseSink, JsonlFileSink
-from lmgate.observability.tracking import RECORD
+from lmgate.observability.tracking import CURRENT
 from lmgate.routing.status import deployment_states
 
 CLIENT_CLOSED = 499  # nginx's convention for "the client went away first"
@@ -36,11 +37,12 @@ class Observer:
     log_content: bool
     tracing: tracing.Tracing | None = None
     metrics_enabled: bool = True
+    idle: bool = field(init=False)  # nothing consumes records: skip the observation layer entirely
+    in_flight: dict[str, GaugeSlot] = field(init=False)  # by inbound protocol
 
-    @property
-    def idle(self) -> bool:
-        """Nothing consumes records: skip the observation layer entirely."""
-        return not self.metrics_enabled and self.request_log is None and self.tracing is None
+    def __post_init__(self) -> None:
+        self.idle = not self.metrics_enabled and self.request_log is None and self.tracing is None
+        self.in_flight = _SlotsByLabel(self.metrics.in_flight)
 
     def complete(self, rec: RequestRecord) -> None:
         if self.metrics_enabled:
@@ -49,6 +51,18 @@ class Observer:
             self.request_log.submit(rec)
         if self.tracing is not None:
             self.tracing.record(rec)
+
+
+class _SlotsByLabel(dict[str, GaugeSlot]):
+    """A single-label gauge's slots, looked up without a call once each label has been seen."""
+
+    def __init__(self, gauge: DeferredGauge) -> None:
+        super().__init__()
+        self.gauge = gauge
+
+    def __missing__(self, label: str) -> GaugeSlot:
+        slot = self[label] = self.gauge.labels(label)
+        return slot
 
 
 OBSERVER: web.AppKey[Observer] = web.AppKey("lmgate_observer", Observer)
@@ -114,9 +128,9 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     if observer.idle:
         return await handler(request)
     rec = RequestRecord(inbound=inbound, path=request.path)
-    request[RECORD] = rec
-    in_flight = observer.metrics.in_flight.labels(rec.inbound)
-    in_flight.inc()  # a plain number until the next flush; harmless with metrics off
+    current = CURRENT.set(rec)
+    in_flight = observer.in_flight[inbound]
+    in_flight.value += 1  # a plain number until the next metrics flush (this path runs per request)
     status = 500
     try:
         response = await handler(request)
@@ -127,7 +141,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         rec.error_class = rec.error_class or "ClientDisconnected"
         raise
     finally:
-        in_flight.dec()
+        in_flight.value -= 1
+        CURRENT.reset(current)
         rec.finish(status)
         observer.complete(rec)
 
