@@ -200,3 +200,16 @@ general_settings: {{request_log_path: false}}
     assert value(m, "lmgate_fallbacks_total", from_model="cloud", to_model="local", reason="unreachable") == 1
     assert value(m, "lmgate_upstream_failures_total", deployment="cloud", outcome="unreachable") == 1
     assert value(m, "lmgate_requests_total", requested_model="cloud", model_group="local", status_code="200") == 1
+
+
+def test_client_hanging_up_mid_stream_is_counted_as_499_without_an_error_log(gw, upstream, caplog):
+    upstream.script = [Behaviour("slow_stream", content=" ".join(["w"] * 200), delay=0.05)]
+    body = {"model": "gpt-local", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    with httpx.stream("POST", gw.url + "/v1/chat/completions", json=body, timeout=10) as r:
+        for _ in r.iter_bytes():
+            break  # read the first bytes, then hang up
+    deadline = time.monotonic() + 5
+    while value(scrape(gw), "lmgate_requests_total", requested_model="gpt-local", status_code="499") != 1:
+        assert time.monotonic() < deadline, "the hung-up request was not counted as 499"
+        time.sleep(0.05)
+    assert not [rec for rec in caplog.records if rec.levelname in ("ERROR", "CRITICAL")]

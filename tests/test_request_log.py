@@ -199,3 +199,30 @@ def test_disk_failure_holds_records_until_the_disk_is_back(tmp_path, make_gatewa
     gw.stop()
     ids = [r["request_id"] for r in read_log(tmp_path)]
     assert len(ids) == 30 and len(set(ids)) == 30
+
+
+def test_close_right_after_a_full_batch_arrives_finishes_and_writes_everything(tmp_path):
+    """Shutdown hands the writer a full batch (waking it) and closes in the same loop turn; on
+    Python 3.11 a cancel at that moment was swallowed by wait_for and shutdown hung forever."""
+    import asyncio
+
+    from lmgate.observability.record import RequestRecord
+    from lmgate.observability.requestlog import RequestLog, Spool
+    from lmgate.observability.sinks import JsonlFileSink
+
+    async def scenario() -> None:
+        log = RequestLog([JsonlFileSink(tmp_path / "logs" / "requests.jsonl")], Spool(tmp_path / "spool"), batch_size=10)
+        await log.start()
+        await asyncio.sleep(0.01)  # the writer is now waiting for its wake event
+        log.submit([RequestRecord(inbound="openai", path="/v1/chat/completions") for _ in range(25)])
+        closing = asyncio.ensure_future(log.close())
+        done, _ = await asyncio.wait({closing}, timeout=5)
+        hung = not done
+        for task in (closing, log._task):
+            if task is not None and not task.done():
+                task.cancel()
+        assert not hung, "RequestLog.close() never returned"
+        closing.result()
+
+    asyncio.run(scenario())
+    assert len(read_log(tmp_path)) == 25

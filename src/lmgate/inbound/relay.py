@@ -67,26 +67,27 @@ async def respond(request: web.Request, greq: GatewayRequest, rendering: Renderi
     resp = web.StreamResponse(headers={**rendering.stream_headers, **headers})
     try:
         await resp.prepare(request)
-        if answer.wire == rendering.wire:
-            async for frame in answer.frames():
-                if rec is not None and rec.ttft_s is None:
-                    rec.mark_first_byte()
-                await resp.write(frame)
-        else:
-            async for chunk in answer.chunks():
-                data = rendering.chunk(greq, chunk)
-                if data:
+        try:
+            if answer.wire == rendering.wire:
+                async for frame in answer.frames():
                     if rec is not None and rec.ttft_s is None:
                         rec.mark_first_byte()
-                    await resp.write(data)
-            await resp.write(rendering.end(greq))
-    except UpstreamError as exc:
-        tracking.note_error(rec, exc)
-        await resp.write(rendering.error(exc))  # bytes already reached the client: end in-protocol
-    except ConnectionResetError:
-        return resp  # the client went away; the upstream request is closed below
+                    await resp.write(frame)
+            else:
+                async for chunk in answer.chunks():
+                    data = rendering.chunk(greq, chunk)
+                    if data:
+                        if rec is not None and rec.ttft_s is None:
+                            rec.mark_first_byte()
+                        await resp.write(data)
+                await resp.write(rendering.end(greq))
+        except UpstreamError as exc:
+            tracking.note_error(rec, exc)
+            await resp.write(rendering.error(exc))  # bytes already reached the client: end in-protocol
+        await resp.write_eof()
+    except ConnectionResetError:  # the client went away (also while the last bytes were written)
+        tracking.note_client_gone(rec)
     finally:
-        await answer.aclose()
+        await answer.aclose()  # closes the upstream request when the client left early
         tracking.note_upstream_done(rec, result.deployment, time.perf_counter() - started, answer.usage)
-    await resp.write_eof()
     return resp

@@ -1,6 +1,6 @@
 """The durable request log: records queue in memory, leave in batches, and are never lost.
 
-`submit()` only appends to a deque (no I/O on the request path). A background task drains it every
+`submit()` only appends to a deque (no I/O). A background task drains it every
 `interval` seconds (or sooner when `batch_size` records wait) into each sink. When a sink fails, the
 batch is journaled to a spool file on disk for that sink and replayed, oldest first, once the sink
 accepts writes again. On shutdown the queue is flushed; what a dead sink could not take stays spooled
@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -112,6 +112,7 @@ class RequestLog:
         self._queue: deque[RequestRecord] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._failing: set[str] = set()
         self._held: dict[str, list[dict[str, Any]]] = {}
 
@@ -120,8 +121,8 @@ class RequestLog:
         """Names of sinks whose last write failed (their records are being spooled)."""
         return set(self._failing)
 
-    def submit(self, record: RequestRecord) -> None:
-        self._queue.append(record)
+    def submit(self, records: Iterable[RequestRecord]) -> None:
+        self._queue.extend(records)
         if len(self._queue) >= self.batch_size:
             self._wake.set()
 
@@ -135,7 +136,7 @@ class RequestLog:
         self._task = asyncio.create_task(self._run(), name="lmgate-request-log")
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
@@ -181,10 +182,15 @@ class RequestLog:
         self._held[sink] = batch
 
     async def close(self) -> None:
+        """Stop the writer after its current batch and flush what is left.
+
+        The writer is told to stop rather than cancelled: a cancel that lands while the wake event is
+        being set is lost inside Python 3.11's wait_for, and shutdown would wait forever.
+        """
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         await self.flush()
         for sink in self.sinks:
             try:

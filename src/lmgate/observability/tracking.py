@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 # The record of the request being served; set by the observation middleware around the handler
 # (aiohttp serves a connection's requests in one task, so it is reset after each request).
 CURRENT: ContextVar[RequestRecord | None] = ContextVar("lmgate_record", default=None)
+CLIENT_GONE = "ClientDisconnected"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -84,6 +85,11 @@ def note_error(rec: RequestRecord | None, err: Exception) -> None:
     if rec is not None:
         rec.error_class = type(err).__name__
         rec.error_message = str(err)[:500]
+
+
+def note_client_gone(rec: RequestRecord | None) -> None:
+    if rec is not None:
+        rec.error_class = CLIENT_GONE
 
 
 def note_completion(rec: RequestRecord | None, canonical: dict[str, Any]) -> None:
