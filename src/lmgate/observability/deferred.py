@@ -13,7 +13,9 @@ slot with `inc()`, `dec()` or `observe()`.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -60,38 +62,35 @@ class GaugeSlot:
 
 
 class HistogramSlot:
-    """Bucket counts and a sum; pushed into the child's bucket values directly at flush.
+    """Observations kept as they come and bucketed at flush.
 
+    `observe` is the list's own `append` (a C call: the request path pays no Python frame for it).
     prometheus_client has no public "add n observations" call; its Histogram keeps per-bucket
     (non-cumulative) values in `_buckets` and the total in `_sum`, which `observe()` increments the
-    same way. tests/test_metrics.py checks the rendered buckets, counts and sums.
+    same way. tests/test_metrics_deferred.py checks the rendered buckets, counts and sums.
     """
 
-    __slots__ = ("child", "bounds", "counts", "total", "dirty")
+    __slots__ = ("child", "bounds", "values", "observe")
 
     def __init__(self, child: Any, bounds: tuple[float, ...]) -> None:
         self.child = child
         self.bounds = bounds
-        self.counts = [0] * len(bounds)
-        self.total = 0.0
-        self.dirty = False
-
-    def observe(self, amount: float) -> None:
-        self.counts[bisect_left(self.bounds, amount)] += 1  # first bound >= amount, as observe() does
-        self.total += amount
-        self.dirty = True
+        self.values: list[float] = []
+        self.observe: Callable[[float], None] = self.values.append
 
     def flush(self) -> None:
-        if not self.dirty:
+        values = self.values
+        if not values:
             return
+        counts = [0] * len(self.bounds)
+        for amount in values:
+            counts[bisect_left(self.bounds, amount)] += 1  # first bound >= amount, as observe() does
         buckets = self.child._buckets
-        for i, n in enumerate(self.counts):
+        for i, n in enumerate(counts):
             if n:
                 buckets[i].inc(n)
-                self.counts[i] = 0
-        self.child._sum.inc(self.total)
-        self.total = 0.0
-        self.dirty = False
+        self.child._sum.inc(math.fsum(values))
+        values.clear()  # the same list: `observe` stays bound to it
 
 
 class _Deferred(Generic[Slot]):

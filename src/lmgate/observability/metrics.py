@@ -94,21 +94,23 @@ class Metrics:
     def _children(self, rec: RequestRecord) -> _Children:
         """The labelled slots for this kind of request, resolved once per label set."""
         key = (rec.requested_model, rec.model_group, rec.deployment, rec.provider, rec.status, rec.inbound, rec.stream)
-        found = self._cache.get(key)
-        if found is None:
-            dep = (rec.model_group, rec.deployment, rec.provider)
-            found = self._cache[key] = _Children(
-                requests=self.requests.labels(
-                    rec.requested_model, rec.model_group, rec.deployment, rec.provider, str(rec.status), rec.inbound
-                ),
-                seconds=self.request_seconds.labels(rec.requested_model, rec.inbound, "true" if rec.stream else "false"),
-                upstream=self.upstream_seconds.labels(rec.deployment, rec.provider),
-                overhead=self.overhead_seconds.labels(rec.inbound),
-                ttft=self.ttft_seconds.labels(rec.requested_model, rec.deployment),
-                input_tokens=self.input_tokens.labels(*dep),
-                output_tokens=self.output_tokens.labels(*dep),
-                cost=self.cost.labels(*dep),
-            )
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        dep = (rec.model_group, rec.deployment, rec.provider)
+        found = self._cache[key] = _Children(
+            requests=self.requests.labels(
+                rec.requested_model, rec.model_group, rec.deployment, rec.provider, str(rec.status), rec.inbound
+            ),
+            seconds=self.request_seconds.labels(rec.requested_model, rec.inbound, "true" if rec.stream else "false"),
+            upstream=self.upstream_seconds.labels(rec.deployment, rec.provider),
+            overhead=self.overhead_seconds.labels(rec.inbound),
+            ttft=self.ttft_seconds.labels(rec.requested_model, rec.deployment),
+            input_tokens=self.input_tokens.labels(*dep),
+            output_tokens=self.output_tokens.labels(*dep),
+            cost=self.cost.labels(*dep),
+        )
         return found
 
     def count(self, records: Iterable[RequestRecord]) -> None:
@@ -123,7 +125,8 @@ class Metrics:
         if rec.upstream_s is not None and rec.deployment:
             c.upstream.observe(rec.upstream_s)
             if not rec.stream:
-                c.overhead.observe(max(0.0, rec.latency_s - rec.upstream_s))
+                overhead = rec.latency_s - rec.upstream_s
+                c.overhead.observe(overhead if overhead > 0.0 else 0.0)
         if rec.ttft_s is not None and rec.stream:
             c.ttft.observe(rec.ttft_s)
         if rec.deployment:

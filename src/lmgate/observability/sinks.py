@@ -48,7 +48,7 @@ class JsonlFileSink:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     async def write(self, records: Sequence[dict[str, Any]]) -> None:
-        data = b"".join(orjson.dumps(r) + b"\n" for r in records)
+        data = b"".join([orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in records])
         await asyncio.to_thread(self._write, data)
 
     async def close(self) -> None:
