@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Cost of observability: lmgate with metrics + request log ON vs both OFF, same mock, same run.
-#   bash bench/obs_overhead.sh            (about 2 minutes; ROUNDS=2 alternations by default)
-# Prints req/s at c=32 (non-stream and stream) per mode and the ratio on/off.
-# Env: ROUNDS=2  DUR=10s  GATEWAY_CPU=1  LOAD_CPU=0. Traffic to 127.0.0.1 only.
+#   bash bench/obs_overhead.sh            (about 4 minutes; ROUNDS=4 alternations by default)
+# Prints req/s at c=32 (non-stream and stream) per mode, the ratio on/off of the sums and the
+# per-round ratios (on this kind of VM one round's ratio moves by about ±1.5%).
+# Env: ROUNDS=4  DUR=10s  GATEWAY_CPU=1  LOAD_CPU=0. Traffic to 127.0.0.1 only.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"; REPO="$(cd "$HERE/.." && pwd)"
-ROUNDS="${ROUNDS:-2}"; DUR="${DUR:-10s}"; GATEWAY_CPU="${GATEWAY_CPU-1}"; LOAD_CPU="${LOAD_CPU-0}"
+ROUNDS="${ROUNDS:-4}"; DUR="${DUR:-10s}"; GATEWAY_CPU="${GATEWAY_CPU-1}"; LOAD_CPU="${LOAD_CPU-0}"
 source "$HERE/lib.sh"
 ensure_tools nginx wrk bc curl taskset
 WORK="$(mktemp -d /tmp/lmgate-obs-XXXX)"; PORT=4077; BASE="http://127.0.0.1:$PORT"
@@ -32,6 +33,7 @@ for round in $(seq "$ROUNDS"); do
     measure "$mode" bench-model false >/dev/null  # warm-up
     ns=$(measure "$mode" bench-model false); st=$(measure "$mode" bench-model-stream true)
     echo "round $round $mode: non-stream ${ns} req/s, stream ${st} req/s"
+    sum[$round.$mode.ns]=$ns; sum[$round.$mode.st]=$st
     sum[$mode.ns]=$(echo "${sum[$mode.ns]:-0} + $ns" | bc); sum[$mode.st]=$(echo "${sum[$mode.st]:-0} + $st" | bc)
     kill -- -"$GPID"; wait "$GPID" 2>/dev/null || true; GPID=""
   done
@@ -42,4 +44,9 @@ for mode in off on; do
   printf '| %s | %.0f | %.0f |\n' "$mode" "$(echo "${sum[$mode.ns]} / $ROUNDS" | bc -l)" "$(echo "${sum[$mode.st]} / $ROUNDS" | bc -l)"
 done
 printf '| on/off | %.3f | %.3f |\n' "$(echo "${sum[on.ns]} / ${sum[off.ns]}" | bc -l)" "$(echo "${sum[on.st]} / ${sum[off.st]}" | bc -l)"
+printf '\nper-round on/off (non-stream, stream):'
+for round in $(seq "$ROUNDS"); do
+  printf ' %.3f/%.3f' "$(echo "${sum[$round.on.ns]} / ${sum[$round.off.ns]}" | bc -l)" "$(echo "${sum[$round.on.st]} / ${sum[$round.off.st]}" | bc -l)"
+done
+echo
 rm -rf "$WORK"
