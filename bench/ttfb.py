@@ -17,13 +17,7 @@ import json
 import time
 from urllib.parse import urlsplit
 
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = min(len(s) - 1, max(0, round(p / 100 * len(s) + 0.5) - 1))  # nearest rank
-    return s[k]
+from probestats import pct
 
 
 def main() -> int:

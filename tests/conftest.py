@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from lmgate.config import compile_config
+from lmgate.config import compile_config, load_config
 from lmgate.server.app import create_app
 from tests.servers import FakeOpenAIUpstream, ServerThread
 
@@ -18,12 +19,15 @@ def upstream() -> Iterator[FakeOpenAIUpstream]:
 
 
 @pytest.fixture
-def make_gateway() -> Iterator[Callable[[str], ServerThread]]:
-    """Start the real gateway app on a loopback port from YAML config text."""
+def make_gateway() -> Iterator[Callable[[str | Path], ServerThread]]:
+    """Start the real gateway app on a loopback port from YAML config text or a config file."""
     started: list[ServerThread] = []
 
-    def start(yaml_text: str) -> ServerThread:
-        cfg = compile_config(textwrap.dedent(yaml_text), "test-config.yaml")
+    def start(config: str | Path) -> ServerThread:
+        if isinstance(config, Path):
+            cfg = load_config(config)  # keeps the file as the source, so reloads read it again
+        else:
+            cfg = compile_config(textwrap.dedent(config), "test-config.yaml")
         server = ServerThread(lambda: create_app(cfg)).start()
         started.append(server)
         return server

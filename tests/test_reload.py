@@ -10,14 +10,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from lmgate.config import load_config
-from lmgate.server.app import create_app
 from tests.routing_kit import MASTER, MSGS
 from tests.servers import Behaviour, FakeOpenAIUpstream, ServerThread, free_port
 
@@ -45,21 +42,6 @@ def two() -> Iterator[tuple[FakeOpenAIUpstream, FakeOpenAIUpstream]]:
     b.stop()
 
 
-@pytest.fixture
-def serve_file() -> Iterator[Callable[[Path], ServerThread]]:
-    started: list[ServerThread] = []
-
-    def start(path: Path) -> ServerThread:
-        cfg = load_config(path)
-        server = ServerThread(lambda: create_app(cfg)).start()
-        started.append(server)
-        return server
-
-    yield start
-    for s in started:
-        s.stop()
-
-
 def answer(gw: ServerThread, model: str = "m") -> str:
     client = openai.OpenAI(base_url=gw.url + "/v1", api_key=MASTER, max_retries=0, timeout=15)
     return client.chat.completions.create(model=model, messages=MSGS).choices[0].message.content or ""
@@ -77,11 +59,11 @@ def wait_for(check: Callable[[], bool], what: str, seconds: float = 8.0) -> None
         time.sleep(0.05)
 
 
-def test_post_reload_swaps_config_and_reuses_upstream_connections(tmp_path, two, serve_file):
+def test_post_reload_swaps_config_and_reuses_upstream_connections(tmp_path, two, make_gateway):
     a, b = two
     path = tmp_path / "config.yaml"
     path.write_text(config_text(a.base))
-    gw = serve_file(path)
+    gw = make_gateway(path)
     assert answer(gw) == "from a"
     peer = a.seen[-1].peer
     path.write_text(config_text(a.base, extra=f'  - model_name: n\n    litellm_params: {{model: openai/x, api_base: "{b.base}"}}'))
@@ -92,10 +74,10 @@ def test_post_reload_swaps_config_and_reuses_upstream_connections(tmp_path, two,
     assert a.seen[-1].peer == peer, "the keep-alive connection to an unchanged origin survives the reload"
 
 
-def test_reload_needs_the_master_key(tmp_path, two, serve_file):
+def test_reload_needs_the_master_key(tmp_path, two, make_gateway):
     path = tmp_path / "config.yaml"
     path.write_text(config_text(two[0].base))
-    gw = serve_file(path)
+    gw = make_gateway(path)
     assert reload(gw, key=None).status_code == 401
     assert reload(gw, key="sk-wrong").status_code == 401
 
@@ -108,11 +90,11 @@ def test_reload_needs_the_master_key(tmp_path, two, serve_file):
         (None, "'ghost' is not a model_name"),
     ],
 )
-def test_invalid_reload_keeps_the_old_config(tmp_path, two, serve_file, broken, expected):
+def test_invalid_reload_keeps_the_old_config(tmp_path, two, make_gateway, broken, expected):
     a, _ = two
     path = tmp_path / "config.yaml"
     path.write_text(config_text(a.base))
-    gw = serve_file(path)
+    gw = make_gateway(path)
     path.write_text(broken if broken is not None else config_text(a.base) + "litellm_settings:\n  fallbacks: [{m: [ghost]}]\n")
     r = reload(gw)
     assert r.status_code == 400
@@ -123,11 +105,11 @@ def test_invalid_reload_keeps_the_old_config(tmp_path, two, serve_file, broken, 
     assert [m["id"] for m in models["data"]] == ["m"]
 
 
-def test_file_watch_reloads_on_change_and_ignores_a_broken_file(tmp_path, two, serve_file):
+def test_file_watch_reloads_on_change_and_ignores_a_broken_file(tmp_path, two, make_gateway):
     a, b = two
     path = tmp_path / "config.yaml"
     path.write_text(config_text(a.base, watch=0.05))
-    gw = serve_file(path)
+    gw = make_gateway(path)
     assert answer(gw) == "from a"
     path.write_text("model_list: [\n")
     time.sleep(0.5)  # several watch intervals: the broken file is seen and rejected
@@ -136,14 +118,14 @@ def test_file_watch_reloads_on_change_and_ignores_a_broken_file(tmp_path, two, s
     wait_for(lambda: answer(gw) == "from b", "the watcher to load the fixed file")
 
 
-def test_kubernetes_configmap_symlink_swap_is_noticed(tmp_path, two, serve_file):
+def test_kubernetes_configmap_symlink_swap_is_noticed(tmp_path, two, make_gateway):
     a, b = two
     # The layout the kubelet writes: config.yaml -> ..data/config.yaml, ..data -> ..<timestamp>/
     (tmp_path / "..2026_01").mkdir()
     (tmp_path / "..2026_01" / "config.yaml").write_text(config_text(a.base, watch=0.05))
     os.symlink("..2026_01", tmp_path / "..data")
     os.symlink("..data/config.yaml", tmp_path / "config.yaml")
-    gw = serve_file(tmp_path / "config.yaml")
+    gw = make_gateway(tmp_path / "config.yaml")
     assert answer(gw) == "from a"
     (tmp_path / "..2026_02").mkdir()
     (tmp_path / "..2026_02" / "config.yaml").write_text(config_text(b.base, watch=0.05))
@@ -152,13 +134,13 @@ def test_kubernetes_configmap_symlink_swap_is_noticed(tmp_path, two, serve_file)
     wait_for(lambda: answer(gw) == "from b", "the watcher to follow the symlink swap")
 
 
-def test_hot_reload_under_load_fails_no_request(tmp_path, two, serve_file):
+def test_hot_reload_under_load_fails_no_request(tmp_path, two, make_gateway):
     a, b = two
     a.default = Behaviour("ok", content="from a", delay=0.03)
     b.default = Behaviour("ok", content="from b", delay=0.03)
     path = tmp_path / "config.yaml"
     path.write_text(config_text(a.base, watch=0.02))
-    gw = serve_file(path)
+    gw = make_gateway(path)
     stop = threading.Event()
     answers: list[str] = []
     failures: list[BaseException] = []

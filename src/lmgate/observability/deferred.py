@@ -4,11 +4,12 @@ A prometheus_client child takes a lock on every `inc()`/`observe()` (one per his
 sum), and under `--workers N` writes an mmap'd file too: about 10 µs per request across the
 gateway's families, 5% of throughput at c=32. Here the request path only adds to plain Python
 numbers in a slot per label set; `flush()` moves what accumulated into the real metric objects, in
-one go, at scrape time and once a second (so other workers' files stay current in multiprocess
-mode). Prometheus sees the same series and the same totals, at most one flush interval late.
+one go, at scrape time and every 0.25 s (server/observe.py; so other workers' files stay current
+in multiprocess mode). Prometheus sees the same series and the same totals, at most one flush
+interval late.
 
 The wrappers mirror the part of the prometheus_client API the gateway uses: `labels(...)` returns a
-slot with `inc()`, `dec()` or `observe()`.
+slot with `inc()` (counters), `observe()` (histograms) or a `value` to move (gauges).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class CounterSlot:
 
 
 class GaugeSlot:
-    """A level (e.g. requests in flight): the child is `set()` to the current value at flush."""
+    """A level (e.g. requests in flight): callers move `value`; the child is `set()` to it at flush."""
 
     __slots__ = ("child", "value", "flushed")
 
@@ -48,12 +49,6 @@ class GaugeSlot:
         self.child = child
         self.value = 0.0
         self.flushed: float | None = None
-
-    def inc(self, amount: float = 1.0) -> None:
-        self.value += amount
-
-    def dec(self, amount: float = 1.0) -> None:
-        self.value -= amount
 
     def flush(self) -> None:
         if self.value != self.flushed:

@@ -136,7 +136,7 @@ class Metrics:
                 c.output_tokens.inc(rec.completion_tokens)
             if rec.cost:
                 c.cost.inc(rec.cost)
-        if rec.eventful:
+        if rec.trace is not None and rec.trace.eventful:
             self._count_route(rec)
         if rec.status == 429 and rec.error_class == "QuotaExceeded":
             self.rate_limited.labels("upstream_quota", rec.requested_model).inc()

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from lmgate.config.runtime import Deployment
-    from lmgate.routing.trace import RouteAttempt
+    from lmgate.routing.trace import RouteAttempt, RouteTrace
 
 
 class _RequestIds:
@@ -63,7 +63,7 @@ class RequestRecord:
     model_group: str = ""  # alias of the deployment that answered (differs from requested after fallback)
     provider: str = ""
     upstream_model: str = ""
-    route: Sequence[RouteAttempt] = ()  # the router's trace, as it was
+    trace: RouteTrace | None = None  # the router's, as it was
     deployments: Mapping[str, Deployment] | None = None  # to name the alias and provider of each attempt
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -83,6 +83,10 @@ class RequestRecord:
         self.t0 = time.perf_counter()
 
     @property
+    def route(self) -> Sequence[RouteAttempt]:
+        return self.trace.attempts if self.trace is not None else ()
+
+    @property
     def attempts(self) -> list[Attempt]:
         """The route with each deployment's alias and provider (built on demand: most requests are one
         clean attempt, and the request log needs only names and outcomes)."""
@@ -92,12 +96,6 @@ class RequestRecord:
             dep = lookup.get(a.deployment)
             out.append(Attempt(a.deployment, dep.alias if dep else "", dep.provider if dep else "", a.outcome, a.seconds or 0.0))
         return out
-
-    @property
-    def eventful(self) -> bool:
-        """More than one attempt, or one that failed."""
-        route = self.route
-        return len(route) > 1 or (bool(route) and route[0].outcome != "ok")
 
     def mark_first_byte(self) -> None:
         if self.ttft_s is None:
@@ -110,7 +108,7 @@ class RequestRecord:
     def as_log(self) -> dict[str, Any]:
         """The JSON line written to the request log (no prompt text unless `content` was set).
 
-        Times are seconds at full float precision (rounding them here cost ~1% of throughput)."""
+        Times are seconds, unrounded (a round() per field per record is not worth its cost)."""
         out: dict[str, Any] = {
             "request_id": self.request_id,
             "time": self.started_at,

@@ -54,7 +54,7 @@ def note_route(rec: RequestRecord | None, result: RouteResult, config: RuntimeCo
     rec.model_group = deployment.alias
     rec.provider = deployment.provider
     rec.upstream_model = deployment.upstream_model
-    rec.route = result.trace.attempts
+    rec.trace = result.trace
     rec.deployments = config.by_name
 
 
@@ -62,7 +62,7 @@ def note_failed_route(rec: RequestRecord | None, trace: RouteTrace | None, confi
     """Every candidate failed: attribute the request to the last deployment actually tried."""
     if rec is None or trace is None:
         return
-    rec.route = trace.attempts
+    rec.trace = trace
     rec.deployments = config.by_name
     tried = [a for a in trace.attempts if a.seconds is not None]  # skipped candidates have no time
     if tried:
