@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from lmgate.observability.record import RequestRecord
+from lmgate.observability.sinks import jsonl
 
 if TYPE_CHECKING:
     from lmgate.config.runtime import RuntimeConfig
@@ -78,7 +79,7 @@ class Spool:
         path = self.directory / f"{sink}-{time.time_ns():020d}-{os.getpid()}.jsonl"
         tmp = path.with_suffix(".tmp")
         with tmp.open("wb") as fh:
-            fh.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
+            fh.write(jsonl(records))
             fh.flush()
             os.fsync(fh.fileno())
         tmp.rename(path)
