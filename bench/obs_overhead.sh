@@ -3,14 +3,14 @@
 #   bash bench/obs_overhead.sh            (about 4 minutes; ROUNDS=4 alternations by default)
 # Prints req/s at c=32 (non-stream and stream) per mode, the ratio on/off of the sums and the
 # per-round ratios (on this kind of VM one round's ratio moves by about ±1.5%).
-# Env: ROUNDS=4  DUR=10s  GATEWAY_CPU=1  LOAD_CPU=0. Traffic to 127.0.0.1 only.
+# Env: ROUNDS=4  DUR=10s  GATEWAY_CPU=1  LOAD_CPU=0  MOCK_CPU=$LOAD_CPU. Traffic to 127.0.0.1 only.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"; REPO="$(cd "$HERE/.." && pwd)"
 ROUNDS="${ROUNDS:-4}"; DUR="${DUR:-10s}"; GATEWAY_CPU="${GATEWAY_CPU-1}"; LOAD_CPU="${LOAD_CPU-0}"
 source "$HERE/lib.sh"
 ensure_tools nginx wrk bc curl taskset
 WORK="$(mktemp -d /tmp/lmgate-obs-XXXX)"; PORT=4077; BASE="http://127.0.0.1:$PORT"
-bash "$HERE/mock/mock.sh" start >/dev/null
+MOCK_CPU="${MOCK_CPU-$LOAD_CPU}" bash "$HERE/mock/mock.sh" start >/dev/null  # nginx beside the load, off the gateway CPU
 trap 'bash "$HERE/mock/mock.sh" stop >/dev/null 2>&1 || true; [[ -n "${GPID:-}" ]] && kill -- -"$GPID" 2>/dev/null || true' EXIT
 
 cp "$HERE/lmgate-bench.yaml" "$WORK/on.yaml"

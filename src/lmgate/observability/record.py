@@ -8,6 +8,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lmgate.accounting.prices import cost
+from lmgate.accounting.usage import token_counts
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -18,8 +21,9 @@ if TYPE_CHECKING:
 class _RequestIds:
     """32 hex chars, unique across processes and restarts: a random per-process prefix and a counter.
 
-    No system call per request (a random id per request, or checking the pid, costs one); the prefix
-    is drawn again in a forked child (`--workers N`).
+    The request path takes only the next number (a C call); the id is formatted when the record is
+    written. No system call per request (a random id per request, or checking the pid, costs one);
+    the prefix is drawn again in a forked child (`--workers N`).
     """
 
     def __init__(self) -> None:
@@ -28,13 +32,13 @@ class _RequestIds:
 
     def reset(self) -> None:
         self.prefix = os.urandom(10).hex()
-        self.counter = itertools.count()
+        self.next = itertools.count().__next__
 
-    def __call__(self) -> str:
-        return f"{self.prefix}{next(self.counter):012x}"
+    def format(self, seq: int) -> str:
+        return f"{self.prefix}{seq:012x}"
 
 
-new_request_id = _RequestIds()
+REQUEST_IDS = _RequestIds()
 
 
 @dataclass(slots=True)
@@ -52,7 +56,7 @@ class RequestRecord:
 
     inbound: str  # client protocol: openai | ollama | anthropic
     path: str
-    request_id: str
+    seq: int  # the request id's number (see `request_id`)
     started_at: float  # Unix time
     t0: float  # perf_counter at the start
     requested_model: str = ""
@@ -70,6 +74,8 @@ class RequestRecord:
     cost: float = 0.0
     latency_s: float = 0.0
     upstream_s: float | None = None
+    usage: dict[str, Any] | None = None  # as the upstream sent it; `settle()` turns it into tokens and cost
+    answered_by: Deployment | None = None
     ttft_s: float | None = None
     error_class: str = ""
     error_message: str = ""
@@ -78,9 +84,19 @@ class RequestRecord:
     def __init__(self, inbound: str, path: str) -> None:
         self.inbound = inbound
         self.path = path
-        self.request_id = new_request_id()
+        self.seq = REQUEST_IDS.next()
         self.started_at = time.time()
         self.t0 = time.perf_counter()
+
+    @property
+    def request_id(self) -> str:
+        return REQUEST_IDS.format(self.seq)
+
+    def settle(self) -> None:
+        """Tokens and cost from the upstream's usage: done in the observer's batch, off the request path."""
+        if self.usage and self.answered_by is not None:
+            self.prompt_tokens, self.completion_tokens = token_counts(self.usage)
+            self.cost = cost(self.answered_by, self.prompt_tokens, self.completion_tokens)
 
     @property
     def route(self) -> Sequence[RouteAttempt]:

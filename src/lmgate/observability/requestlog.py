@@ -110,7 +110,7 @@ class RequestLog:
         self.batch_size = batch_size
         self.interval = interval
         self.log_content = log_content
-        self._queue: deque[RequestRecord] = deque()
+        self._queue: deque[dict[str, Any]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -123,7 +123,8 @@ class RequestLog:
         return set(self._failing)
 
     def submit(self, records: Iterable[RequestRecord]) -> None:
-        self._queue.extend(records)
+        """Queue the records' log lines (made now: the records are fresh in memory, and freed sooner)."""
+        self._queue.extend([rec.as_log() for rec in records])
         if len(self._queue) >= self.batch_size:
             self._wake.set()
 
@@ -147,7 +148,7 @@ class RequestLog:
                 log.exception("request log flush failed")
 
     async def flush(self) -> None:
-        batch = [self._queue.popleft().as_log() for _ in range(len(self._queue))]
+        batch = [self._queue.popleft() for _ in range(len(self._queue))]
         for sink in self.sinks:
             await self._deliver(sink, batch)
 

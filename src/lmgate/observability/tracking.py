@@ -6,8 +6,6 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lmgate.accounting.prices import cost
-from lmgate.accounting.usage import token_counts
 from lmgate.observability.record import RequestRecord
 
 if TYPE_CHECKING:
@@ -72,13 +70,12 @@ def note_failed_route(rec: RequestRecord | None, trace: RouteTrace | None, confi
 
 
 def note_upstream_done(rec: RequestRecord | None, deployment: Deployment, seconds: float, usage: dict[str, Any] | None) -> None:
-    """The answering upstream finished: its time, tokens and cost."""
+    """The answering upstream finished: its time and usage (tokens and cost follow in `rec.settle()`)."""
     if rec is None:
         return
     rec.upstream_s = seconds
-    if usage:
-        rec.prompt_tokens, rec.completion_tokens = token_counts(usage)
-        rec.cost = cost(deployment, rec.prompt_tokens, rec.completion_tokens)
+    rec.usage = usage
+    rec.answered_by = deployment
 
 
 def note_error(rec: RequestRecord | None, err: Exception) -> None:
