@@ -136,7 +136,8 @@ class Metrics:
                 c.output_tokens.inc(rec.completion_tokens)
             if rec.cost:
                 c.cost.inc(rec.cost)
-        if rec.trace is not None and rec.trace.eventful:
+        route = rec.route
+        if len(route) != 1 or route[0][1] != "ok":  # a failure, a skip or a fallback
             self._count_route(rec)
         if rec.status == 429 and rec.error_class == "QuotaExceeded":
             self.rate_limited.labels("upstream_quota", rec.requested_model).inc()

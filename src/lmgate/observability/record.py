@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from dataclasses import dataclass
+from time import perf_counter
+from time import time as wall_clock
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from lmgate.accounting.prices import cost
 from lmgate.accounting.usage import token_counts
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
     from lmgate.config.runtime import Deployment
-    from lmgate.routing.trace import RouteAttempt, RouteTrace
+    from lmgate.routing.trace import RouteTrace
 
 
 class _RequestIds:
@@ -50,105 +53,114 @@ class Attempt:
     seconds: float
 
 
+@dataclass(init=False, eq=False)
 class RequestRecord:
-    """Filled in along the request path. Not a dataclass: the class attributes below are the
-    defaults, so creating one (on every request) stores five values instead of twenty-five."""
+    """One proxied request, filled in along the request path.
 
+    Its public fields, in this order, are the request-log line: orjson serialises the instance
+    directly (one C call, no dict built per record) and leaves out the `_`-prefixed working state.
+    Not slotted, so orjson reads the instance `__dict__`, which `__init__` fills in field order.
+    `request_id`, `route`, tokens and cost are settled in the observer's batch (`settle()`), off the
+    request path.
+    """
+
+    request_id: str
+    time: float  # Unix time at the start
+    key_alias: str
     inbound: str  # client protocol: openai | ollama | anthropic
     path: str
-    seq: int  # the request id's number (see `request_id`)
-    started_at: float  # Unix time
-    t0: float  # perf_counter at the start
-    requested_model: str = ""
-    key_alias: str = ""
-    stream: bool = False
-    status: int = 0
-    deployment: str = ""
-    model_group: str = ""  # alias of the deployment that answered (differs from requested after fallback)
-    provider: str = ""
-    upstream_model: str = ""
-    trace: RouteTrace | None = None  # the router's, as it was
-    deployments: Mapping[str, Deployment] | None = None  # to name the alias and provider of each attempt
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    latency_s: float = 0.0
-    upstream_s: float | None = None
-    usage: dict[str, Any] | None = None  # as the upstream sent it; `settle()` turns it into tokens and cost
-    answered_by: Deployment | None = None
-    ttft_s: float | None = None
-    error_class: str = ""
-    error_message: str = ""
-    content: dict[str, Any] | None = None
+    requested_model: str
+    model_group: str  # alias of the deployment that answered (differs from requested after fallback)
+    deployment: str
+    provider: str
+    upstream_model: str
+    route: list[list[Any]]  # [[deployment, outcome, seconds], ...] of every attempt and skip
+    status: int
+    stream: bool
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    latency_s: float
+    ttft_s: float | None
+    upstream_s: float | None
+    error_class: str
+    error: str
+    content: dict[str, Any] | None  # prompt and completion, only with general_settings.log_content
+    # working state, not logged
+    _seq: int  # the request id's number
+    _t0: float  # perf_counter at the start
+    _trace: RouteTrace | None  # the router's, as it was
+    _deployments: Mapping[str, Deployment] | None  # to name the alias and provider of each attempt
+    _usage: dict[str, Any] | None  # as the upstream sent it
+    _answered_by: Deployment | None
 
     def __init__(self, inbound: str, path: str) -> None:
+        self.request_id = ""
+        self.time = wall_clock()
+        self.key_alias = ""
         self.inbound = inbound
         self.path = path
-        self.seq = REQUEST_IDS.next()
-        self.started_at = time.time()
-        self.t0 = time.perf_counter()
-
-    @property
-    def request_id(self) -> str:
-        return REQUEST_IDS.format(self.seq)
+        self.requested_model = ""
+        self.model_group = ""
+        self.deployment = ""
+        self.provider = ""
+        self.upstream_model = ""
+        self.route = _NO_ROUTE
+        self.status = 0
+        self.stream = False
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.cost = 0.0
+        self.latency_s = 0.0
+        self.ttft_s = None
+        self.upstream_s = None
+        self.error_class = ""
+        self.error = ""
+        self.content = None
+        self._seq = REQUEST_IDS.next()
+        self._t0 = perf_counter()
+        self._trace = None
+        self._deployments = None
+        self._usage = None
+        self._answered_by = None
 
     def settle(self) -> None:
-        """Tokens and cost from the upstream's usage: done in the observer's batch, off the request path."""
-        if self.usage and self.answered_by is not None:
-            self.prompt_tokens, self.completion_tokens = token_counts(self.usage)
-            self.cost = cost(self.answered_by, self.prompt_tokens, self.completion_tokens)
+        """Request id, route, tokens and cost: done in the observer's batch, off the request path."""
+        self.request_id = REQUEST_IDS.format(self._seq)
+        if self._trace is not None:
+            self.route = [[a.deployment, a.outcome, a.seconds or 0.0] for a in self._trace.attempts]
+        if self._usage and self._answered_by is not None:
+            self.prompt_tokens, self.completion_tokens = token_counts(self._usage)
+            self.cost = cost(self._answered_by, self.prompt_tokens, self.completion_tokens)
 
     @property
-    def route(self) -> Sequence[RouteAttempt]:
-        return self.trace.attempts if self.trace is not None else ()
+    def eventful(self) -> bool:
+        """The route had a failure, a skip or a fallback (worth counting beyond the request)."""
+        return self._trace is not None and self._trace.eventful
 
     @property
     def attempts(self) -> list[Attempt]:
         """The route with each deployment's alias and provider (built on demand: most requests are one
         clean attempt, and the request log needs only names and outcomes)."""
-        lookup = self.deployments or {}
+        lookup = self._deployments or {}
         out = []
-        for a in self.route:
+        for a in self._trace.attempts if self._trace is not None else ():
             dep = lookup.get(a.deployment)
             out.append(Attempt(a.deployment, dep.alias if dep else "", dep.provider if dep else "", a.outcome, a.seconds or 0.0))
         return out
 
     def mark_first_byte(self) -> None:
         if self.ttft_s is None:
-            self.ttft_s = time.perf_counter() - self.t0
+            self.ttft_s = perf_counter() - self._t0
 
     def finish(self, status: int) -> None:
         self.status = status
-        self.latency_s = time.perf_counter() - self.t0
+        self.latency_s = perf_counter() - self._t0
 
-    def as_log(self) -> dict[str, Any]:
-        """The JSON line written to the request log (no prompt text unless `content` was set).
+    def log_line(self) -> bytes:
+        """The request-log line, newline included (settle() first)."""
+        return _dumps(self, option=_NEWLINE)
 
-        Times are seconds, unrounded (a round() per field per record is not worth its cost)."""
-        out: dict[str, Any] = {
-            "request_id": self.request_id,
-            "time": self.started_at,
-            "key_alias": self.key_alias,
-            "inbound": self.inbound,
-            "path": self.path,
-            "requested_model": self.requested_model,
-            "model_group": self.model_group,
-            "deployment": self.deployment,
-            "provider": self.provider,
-            "upstream_model": self.upstream_model,
-            "route": [[a.deployment, a.outcome, a.seconds or 0.0] for a in self.route],
-            "status": self.status,
-            "stream": self.stream,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cost": self.cost,
-            "latency_s": self.latency_s,
-            "ttft_s": self.ttft_s,
-            "upstream_s": self.upstream_s,
-            "error_class": self.error_class,
-        }
-        if self.error_message:
-            out["error"] = self.error_message
-        if self.content is not None:
-            out["content"] = self.content
-        return out
+
+_NO_ROUTE: list[list[Any]] = []  # shared until settle() sets a route: never mutated
+_dumps, _NEWLINE = orjson.dumps, orjson.OPT_APPEND_NEWLINE

@@ -1,6 +1,6 @@
 """The durable request log: records queue in memory, leave in batches, and are never lost.
 
-`submit()` only appends to a deque (no I/O). A background task drains it every
+`submit()` appends each record's JSON line to one buffer (no I/O). A background task drains it every
 `interval` seconds (or sooner when `batch_size` records wait) into each sink. When a sink fails, the
 batch is journaled to a spool file on disk for that sink and replayed, oldest first, once the sink
 accepts writes again. On shutdown the queue is flushed; what a dead sink could not take stays spooled
@@ -14,21 +14,17 @@ import contextlib
 import logging
 import os
 import time
-from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
-
-import orjson
+from typing import TYPE_CHECKING, Protocol
 
 from lmgate.observability.record import RequestRecord
-from lmgate.observability.sinks import jsonl
 
 if TYPE_CHECKING:
     from lmgate.config.runtime import RuntimeConfig
 
 log = logging.getLogger("lmgate.requestlog")
-MAX_HELD = 200_000  # records per sink kept in memory while neither the sink nor the spool disk works
+MAX_HELD_BYTES = 100 * 1024 * 1024  # per sink, kept in memory while neither the sink nor the spool disk works
 
 
 def default_state_dir() -> Path:
@@ -51,8 +47,9 @@ def request_log_path(config: RuntimeConfig) -> Path | None:
 class Sink(Protocol):
     name: str
 
-    async def write(self, records: Sequence[dict[str, Any]]) -> None:
-        """Persist all records or raise; must be idempotent per request_id (batches may be replayed)."""
+    async def write(self, lines: bytes) -> None:
+        """Persist every JSON line (one record each) or raise; must be idempotent per request_id
+        (batches may be replayed)."""
 
     async def prepare(self) -> None:
         """Get ready at start-up (e.g. create tables); failures are logged, writes retry later."""
@@ -74,12 +71,12 @@ class Spool:
     def pending(self, sink: str) -> bool:
         return bool(self._files(sink))
 
-    def save(self, sink: str, records: Sequence[dict[str, Any]]) -> None:
+    def save(self, sink: str, lines: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{sink}-{time.time_ns():020d}-{os.getpid()}.jsonl"
         tmp = path.with_suffix(".tmp")
         with tmp.open("wb") as fh:
-            fh.write(jsonl(records))
+            fh.write(lines)
             fh.flush()
             os.fsync(fh.fileno())
         tmp.rename(path)
@@ -88,10 +85,10 @@ class Spool:
         """Write spooled batches to `sink`, deleting each file once accepted. Raises if the sink fails."""
         count = 0
         for path in self._files(sink.name):
-            records = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-            await sink.write(records)
+            lines = path.read_bytes()
+            await sink.write(lines)
             path.unlink()
-            count += len(records)
+            count += lines.count(b"\n")
         return count
 
 
@@ -110,12 +107,13 @@ class RequestLog:
         self.batch_size = batch_size
         self.interval = interval
         self.log_content = log_content
-        self._queue: deque[dict[str, Any]] = deque()
+        self._pending = bytearray()  # JSON lines not yet handed to the sinks
+        self._pending_count = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._failing: set[str] = set()
-        self._held: dict[str, list[dict[str, Any]]] = {}
+        self._held: dict[str, bytes] = {}
 
     @property
     def failing(self) -> set[str]:
@@ -123,9 +121,20 @@ class RequestLog:
         return set(self._failing)
 
     def submit(self, records: Iterable[RequestRecord]) -> None:
-        """Queue the records' log lines (made now: the records are fresh in memory, and freed sooner)."""
-        self._queue.extend([rec.as_log() for rec in records])
-        if len(self._queue) >= self.batch_size:
+        """Queue the records' log lines (made now, while the records are fresh in memory).
+
+        Each line is appended to one buffer and dropped at once: holding hundreds of separate
+        ~500-byte lines until a join costs ~2 µs per line in allocator traffic, this ~0.5 µs.
+        """
+        pending = self._pending
+        n = 0
+        for rec in records:
+            if not rec.request_id:
+                rec.settle()
+            pending += rec.log_line()
+            n += 1
+        self._pending_count += n
+        if self._pending_count >= self.batch_size:
             self._wake.set()
 
     async def start(self) -> None:
@@ -148,11 +157,13 @@ class RequestLog:
                 log.exception("request log flush failed")
 
     async def flush(self) -> None:
-        batch = [self._queue.popleft() for _ in range(len(self._queue))]
+        batch = bytes(self._pending)
+        self._pending.clear()
+        self._pending_count = 0
         for sink in self.sinks:
             await self._deliver(sink, batch)
 
-    async def _deliver(self, sink: Sink, batch: list[dict[str, Any]]) -> None:
+    async def _deliver(self, sink: Sink, batch: bytes) -> None:
         held = self._held.pop(sink.name, None)
         if held:
             batch = held + batch  # records that neither the sink nor the spool could take last time
@@ -170,17 +181,18 @@ class RequestLog:
             if batch:
                 self._spool_or_hold(sink.name, batch)
 
-    def _spool_or_hold(self, sink: str, batch: list[dict[str, Any]]) -> None:
+    def _spool_or_hold(self, sink: str, batch: bytes) -> None:
         """Journal the batch to disk; when the disk itself fails (the file sink's own disk), keep it in
-        memory, up to MAX_HELD records per sink, and try again at the next flush."""
+        memory, up to MAX_HELD_BYTES per sink (the newest whole lines), and try again at the next flush."""
         try:
             self.spool.save(sink, batch)
             return
         except OSError as exc:
             log.error("cannot spool request log records for %s (%s); holding them in memory", sink, exc)
-        if len(batch) > MAX_HELD:
-            log.error("request log: %d records for %s dropped (memory hold is full)", len(batch) - MAX_HELD, sink)
-            batch = batch[-MAX_HELD:]
+        if len(batch) > MAX_HELD_BYTES:
+            cut = batch.index(b"\n", len(batch) - MAX_HELD_BYTES - 1) + 1
+            log.error("request log: %d records for %s dropped (memory hold is full)", batch.count(b"\n", 0, cut), sink)
+            batch = batch[cut:]
         self._held[sink] = batch
 
     async def close(self) -> None:

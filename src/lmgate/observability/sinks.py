@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
 if TYPE_CHECKING:
     from lmgate.store.engine import Store
-
-
-def jsonl(records: Iterable[dict[str, Any]]) -> bytes:
-    """Records as JSON lines, in one buffer.
-
-    Each line is appended and dropped at once: a list of 500 separate ~500-byte lines held until a
-    join costs ~2 µs per line (allocator traffic outside Python's small-object pool), this ~0.5 µs.
-    """
-    buf = bytearray()
-    for record in records:
-        buf += _dumps(record, option=_NEWLINE)
-    return bytes(buf)
-
-
-_dumps, _NEWLINE = orjson.dumps, orjson.OPT_APPEND_NEWLINE
 
 
 class JsonlFileSink:
@@ -62,8 +46,8 @@ class JsonlFileSink:
     async def prepare(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    async def write(self, records: Sequence[dict[str, Any]]) -> None:
-        await asyncio.to_thread(self._write, jsonl(records))
+    async def write(self, lines: bytes) -> None:
+        await asyncio.to_thread(self._write, lines)
 
     async def close(self) -> None:
         return None
@@ -80,8 +64,8 @@ class DatabaseSink:
     async def prepare(self) -> None:
         await self.store.create()
 
-    async def write(self, records: Sequence[dict[str, Any]]) -> None:
-        await self.store.insert_request_logs(records)
+    async def write(self, lines: bytes) -> None:
+        await self.store.insert_request_logs([orjson.loads(line) for line in lines.splitlines() if line])
 
     async def close(self) -> None:
         await self.store.close()

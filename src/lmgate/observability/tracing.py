@@ -53,7 +53,7 @@ class Tracing:
     def record(self, rec: RequestRecord) -> None:
         from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 
-        start = int(rec.started_at * 1e9)
+        start = int(rec.time * 1e9)
         end = start + int(rec.latency_s * 1e9)
         op = _operation(rec.path)
         attrs: dict[str, Any] = {

@@ -52,16 +52,16 @@ def note_route(rec: RequestRecord | None, result: RouteResult, config: RuntimeCo
     rec.model_group = deployment.alias
     rec.provider = deployment.provider
     rec.upstream_model = deployment.upstream_model
-    rec.trace = result.trace
-    rec.deployments = config.by_name
+    rec._trace = result.trace
+    rec._deployments = config.by_name
 
 
 def note_failed_route(rec: RequestRecord | None, trace: RouteTrace | None, config: RuntimeConfig) -> None:
     """Every candidate failed: attribute the request to the last deployment actually tried."""
     if rec is None or trace is None:
         return
-    rec.trace = trace
-    rec.deployments = config.by_name
+    rec._trace = trace
+    rec._deployments = config.by_name
     tried = [a for a in trace.attempts if a.seconds is not None]  # skipped candidates have no time
     if tried:
         dep = config.by_name.get(tried[-1].deployment)
@@ -74,14 +74,14 @@ def note_upstream_done(rec: RequestRecord | None, deployment: Deployment, second
     if rec is None:
         return
     rec.upstream_s = seconds
-    rec.usage = usage
-    rec.answered_by = deployment
+    rec._usage = usage
+    rec._answered_by = deployment
 
 
 def note_error(rec: RequestRecord | None, err: Exception) -> None:
     if rec is not None:
         rec.error_class = type(err).__name__
-        rec.error_message = str(err)[:500]
+        rec.error = str(err)[:500]
 
 
 def note_client_gone(rec: RequestRecord | None) -> None:
