@@ -226,3 +226,28 @@ def test_close_right_after_a_full_batch_arrives_finishes_and_writes_everything(t
 
     asyncio.run(scenario())
     assert len(read_log(tmp_path)) == 25
+
+
+def test_a_record_whose_content_cannot_be_serialised_is_logged_without_it(tmp_path, caplog):
+    """Only `content` carries caller data; if it ever cannot be written, the rest of the record still is."""
+    import asyncio
+
+    from lmgate.observability.record import RequestRecord
+    from lmgate.observability.requestlog import RequestLog, Spool
+    from lmgate.observability.sinks import JsonlFileSink
+
+    async def scenario() -> None:
+        log = RequestLog([JsonlFileSink(tmp_path / "logs" / "requests.jsonl")], Spool(tmp_path / "spool"))
+        await log.start()
+        good, bad = RequestRecord("openai", "/v1/chat/completions"), RequestRecord("ollama", "/api/chat")
+        bad.content = {"messages": [object()]}
+        good.finish(200)
+        bad.finish(200)
+        log.submit([good, bad])
+        await log.close()
+
+    asyncio.run(scenario())
+    records = read_log(tmp_path)
+    assert [r["inbound"] for r in records] == ["openai", "ollama"]
+    assert records[1]["content"] is None and records[1]["status"] == 200
+    assert "content not serialisable" in caplog.text

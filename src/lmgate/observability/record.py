@@ -134,11 +134,6 @@ class RequestRecord:
             self.cost = cost(self._answered_by, self.prompt_tokens, self.completion_tokens)
 
     @property
-    def eventful(self) -> bool:
-        """The route had a failure, a skip or a fallback (worth counting beyond the request)."""
-        return self._trace is not None and self._trace.eventful
-
-    @property
     def attempts(self) -> list[Attempt]:
         """The route with each deployment's alias and provider (built on demand: most requests are one
         clean attempt, and the request log needs only names and outcomes)."""

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import orjson
+
 from lmgate.observability.record import RequestRecord
 
 if TYPE_CHECKING:
@@ -131,7 +133,13 @@ class RequestLog:
         for rec in records:
             if not rec.request_id:
                 rec.settle()
-            pending += rec.log_line()
+            try:
+                line = rec.log_line()
+            except orjson.JSONEncodeError:  # only `content` can hold caller data; keep the rest
+                log.exception("request %s: content not serialisable; logged without it", rec.request_id)
+                rec.content = None
+                line = rec.log_line()
+            pending += line
             n += 1
         self._pending_count += n
         if self._pending_count >= self.batch_size:

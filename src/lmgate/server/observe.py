@@ -59,13 +59,16 @@ class Observer:
         if not batch:
             return
         self.finished = []
-        try:
+        try:  # this runs inside a request: nothing may escape into its response
             for rec in batch:
                 rec.settle()
         except Exception:  # tokens and cost stay 0; the records still reach the log
             log.exception("settling usage of %d finished requests failed", len(batch))
         if self.request_log is not None:  # first: the log must get every record whatever fails below
-            self.request_log.submit(batch)
+            try:
+                self.request_log.submit(batch)
+            except Exception:
+                log.exception("request log: queuing %d records failed; some may be lost", len(batch))
         try:
             if self.metrics_enabled:
                 self.metrics.count(batch)
