@@ -52,8 +52,8 @@ class Observer:
         """Hand the records finished since the last drain to metrics, the request log and tracing.
 
         The request path appends its record to `finished` and drains every DRAIN_BATCH records (the
-        periodic task catches the rest): a few records at a time, while they are still in the CPU's
-        cache, cost less than hundreds of them later (bench/obs_overhead.sh).
+        periodic task catches the rest): records still in the CPU's cache cost a little less than
+        hundreds of them later (about 1%, bench/obs_overhead.sh), and less is held.
         """
         batch = self.finished
         if not batch:
@@ -116,7 +116,7 @@ def build_observer(config: RuntimeConfig) -> Observer:
 
 
 DRAIN_SECONDS = 0.25
-DRAIN_BATCH = 16
+DRAIN_BATCH = 64  # 16, 32, 64, 256 and the periodic drain alone measured within ±1.2%; 64 the best of them
 
 
 async def _drain_periodically(observer: Observer) -> None:
