@@ -25,6 +25,8 @@ Slot = TypeVar("Slot", "CounterSlot", "GaugeSlot", "HistogramSlot")
 
 
 class CounterSlot:
+    """Counts add to `pending` (`inc()`, or in place where a call per request matters); flush moves it."""
+
     __slots__ = ("child", "pending")
 
     def __init__(self, child: Any) -> None:
