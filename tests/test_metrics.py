@@ -125,7 +125,7 @@ def test_counts_add_up_across_workers():
                 if s.name == "lmgate_requests_total" and s.labels.get("requested_model") == "demo"
             )
 
-        # each worker moves its counts into the shared files at least once a second
+        # each worker moves its counts into the shared files within 0.25 s (server/observe.py)
         deadline = time.monotonic() + 10
         while total() != 20 and time.monotonic() < deadline:
             time.sleep(0.2)

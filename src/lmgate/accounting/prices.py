@@ -49,18 +49,15 @@ FREE_PROVIDERS = frozenset({"mock", "hosted_vllm", "ollama", "ollama_chat", "lm_
 _DATED = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
 
 
-def unit_prices(deployment: Deployment) -> tuple[float, float, str]:
-    """(input USD/token, output USD/token, source) for a deployment."""
+def unit_prices(deployment: Deployment) -> tuple[float, float]:
+    """(input USD/token, output USD/token) for a deployment: model_info, else free, else the table."""
     info = deployment.info
     if info and (info.input_cost_per_token is not None or info.output_cost_per_token is not None):
-        return info.input_cost_per_token or 0.0, info.output_cost_per_token or 0.0, "model_info"
+        return info.input_cost_per_token or 0.0, info.output_cost_per_token or 0.0
     if deployment.provider in FREE_PROVIDERS or deployment.upstream_model.endswith(":free"):
-        return 0.0, 0.0, "free"
+        return 0.0, 0.0
     name = deployment.upstream_model.rsplit("/", 1)[-1]
-    price = PRICES.get(name) or PRICES.get(_DATED.sub("", name))
-    if price is None:
-        return 0.0, 0.0, "unknown"
-    return price[0], price[1], "table"
+    return PRICES.get(name) or PRICES.get(_DATED.sub("", name)) or (0.0, 0.0)  # unknown: 0
 
 
 def cost(deployment: Deployment, prompt_tokens: int, completion_tokens: int) -> float:

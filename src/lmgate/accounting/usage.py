@@ -7,7 +7,7 @@ from typing import Any
 
 def token_counts(usage: dict[str, Any] | None) -> tuple[int, int]:
     """(input tokens, output tokens); 0 for anything missing or malformed."""
-    if not usage or not isinstance(usage, dict):
+    if not isinstance(usage, dict):
         return 0, 0
     prompt = usage.get("prompt_tokens")
     if prompt is None:

@@ -56,7 +56,7 @@ async def respond(request: web.Request, greq: GatewayRequest, rendering: Renderi
     answer = result.answer
     headers = route_headers(result)
     if isinstance(answer, UpstreamReply):
-        tracking.note_upstream_done(rec, result.deployment, time.perf_counter() - started, answer.usage)
+        tracking.note_upstream_done(rec, time.perf_counter() - started, answer.usage)
         if rec is not None and rec.content is not None:
             tracking.note_completion(rec, answer.canonical())
         native = answer.wire == rendering.wire
@@ -89,5 +89,5 @@ async def respond(request: web.Request, greq: GatewayRequest, rendering: Renderi
         tracking.note_client_gone(rec)
     finally:
         await answer.aclose()  # closes the upstream request when the client left early
-        tracking.note_upstream_done(rec, result.deployment, time.perf_counter() - started, answer.usage)
+        tracking.note_upstream_done(rec, time.perf_counter() - started, answer.usage)
     return resp

@@ -92,7 +92,6 @@ class RequestRecord:
     _trace: RouteTrace | None  # the router's, as it was
     _deployments: Mapping[str, Deployment] | None  # to name the alias and provider of each attempt
     _usage: dict[str, Any] | None  # as the upstream sent it
-    _answered_by: Deployment | None
 
     def __init__(self, inbound: str, path: str) -> None:
         self.request_id = ""
@@ -122,21 +121,16 @@ class RequestRecord:
         self._trace = None
         self._deployments = None
         self._usage = None
-        self._answered_by = None
 
     def settle(self) -> None:
         """Request id, route, tokens and cost: done in the observer's batch, off the request path."""
         self.request_id = REQUEST_IDS.format(self._seq)
         if self._trace is not None:
-            attempts = self._trace.attempts
-            if len(attempts) == 1:  # most requests: no comprehension frame
-                a = attempts[0]
-                self.route = [[a.deployment, a.outcome, a.seconds or 0.0]]
-            else:
-                self.route = [[a.deployment, a.outcome, a.seconds or 0.0] for a in attempts]
-        if self._usage and self._answered_by is not None:
+            self.route = [[a.deployment, a.outcome, a.seconds or 0.0] for a in self._trace.attempts]
+        answered_by = self._deployments.get(self.deployment) if self._usage and self._deployments else None
+        if answered_by is not None:
             self.prompt_tokens, self.completion_tokens = token_counts(self._usage)
-            self.cost = cost(self._answered_by, self.prompt_tokens, self.completion_tokens)
+            self.cost = cost(answered_by, self.prompt_tokens, self.completion_tokens)
 
     @property
     def attempts(self) -> list[Attempt]:

@@ -102,13 +102,11 @@ class RequestLog:
         *,
         batch_size: int = 500,
         interval: float = 0.5,
-        log_content: bool = False,
     ) -> None:
         self.sinks = sinks
         self.spool = spool
         self.batch_size = batch_size
         self.interval = interval
-        self.log_content = log_content
         self._pending = bytearray()  # JSON lines not yet handed to the sinks
         self._pending_count = 0
         self._wake = asyncio.Event()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lmgate.observability.record import RequestRecord
 
 if TYPE_CHECKING:
-    from lmgate.config.runtime import Deployment, RuntimeConfig
+    from lmgate.config.runtime import RuntimeConfig
     from lmgate.routing.router import RouteResult
     from lmgate.routing.trace import RouteTrace
 
@@ -69,13 +69,13 @@ def note_failed_route(rec: RequestRecord | None, trace: RouteTrace | None, confi
             rec.deployment, rec.model_group, rec.provider = dep.name, dep.alias, dep.provider
 
 
-def note_upstream_done(rec: RequestRecord | None, deployment: Deployment, seconds: float, usage: dict[str, Any] | None) -> None:
-    """The answering upstream finished: its time and usage (tokens and cost follow in `rec.settle()`)."""
+def note_upstream_done(rec: RequestRecord | None, seconds: float, usage: dict[str, Any] | None) -> None:
+    """The answering upstream (note_route's) finished: its time and usage (tokens and cost follow in
+    `rec.settle()`)."""
     if rec is None:
         return
     rec.upstream_s = seconds
     rec._usage = usage
-    rec._answered_by = deployment
 
 
 def note_error(rec: RequestRecord | None, err: Exception) -> None:

@@ -36,7 +36,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class Observer:
     metrics: Metrics
     request_log: RequestLog | None
-    log_content: bool
     tracing: tracing.Tracing | None = None
     metrics_enabled: bool = True
     idle: bool = field(init=False)  # nothing consumes records: skip the observation layer entirely
@@ -78,6 +77,12 @@ class Observer:
         except Exception:  # a bad record must not stop observation for the rest of the process
             log.exception("counting %d finished requests failed", len(batch))
 
+    def catch_up(self) -> None:
+        """Drain, then move the counts into prometheus_client (for other workers' scrapes too)."""
+        self.drain()
+        if self.metrics_enabled:
+            self.metrics.flush()
+
 
 class _SlotsByLabel(dict[str, GaugeSlot]):
     """A single-label gauge's slots, looked up without a call once each label has been seen."""
@@ -107,12 +112,12 @@ def build_observer(config: RuntimeConfig) -> Observer:
         sinks.append(DatabaseSink(Store(gs.database_url.get_secret_value())))
     spool_dir = (path.parent if path else default_state_dir()) / "spool"
     request_log = RequestLog(
-        sinks, Spool(spool_dir), interval=gs.request_log_flush_seconds, log_content=bool(gs.log_content)
+        sinks, Spool(spool_dir), interval=gs.request_log_flush_seconds
     ) if sinks else None
     ls = config.file.litellm_settings
     callbacks = ls.callbacks if isinstance(ls.callbacks, list) else [ls.callbacks] if ls.callbacks else []
     callbacks += ls.success_callback or []
-    return Observer(metrics, request_log, bool(gs.log_content), tracing.build(callbacks), gs.metrics)
+    return Observer(metrics, request_log, tracing.build(callbacks), gs.metrics)
 
 
 DRAIN_SECONDS = 0.25
@@ -125,9 +130,7 @@ async def _drain_periodically(observer: Observer) -> None:
     worker is never scraped."""
     while True:
         await asyncio.sleep(DRAIN_SECONDS)
-        observer.drain()
-        if observer.metrics_enabled:
-            observer.metrics.flush()
+        observer.catch_up()
 
 
 async def observer_lifespan(app: web.Application) -> AsyncIterator[None]:
@@ -142,9 +145,7 @@ async def observer_lifespan(app: web.Application) -> AsyncIterator[None]:
         drainer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await drainer
-    observer.drain()
-    if observer.metrics_enabled:
-        observer.metrics.flush()
+    observer.catch_up()
     if observer.request_log is not None:
         await observer.request_log.close()
     if observer.tracing is not None:
