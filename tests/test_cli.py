@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -130,3 +132,29 @@ def test_sigterm_flushes_the_request_log(tmp_path):
     # Nothing is flushed before 60 s: only the shutdown flush (serving() sends SIGTERM) can have written these.
     lines = [ln for f in tmp_path.glob("requests*.jsonl") for ln in f.read_text().splitlines()]
     assert len(lines) == 7
+
+
+def test_repeated_stop_signals_do_not_cut_the_shutdown_flush(tmp_path):
+    """Ctrl-C reaches every process of the group and the parent forwards SIGTERM as well, so a worker
+    sees several stop signals; one arriving while the request log flushes must not abort the flush."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "model_list: [{model_name: demo, litellm_params: {model: mock/echo}}]\n"
+        f"general_settings: {{request_log_path: '{tmp_path / 'requests.jsonl'}', request_log_flush_seconds: 60}}\n"
+    )
+    port = free_port()
+    proc = subprocess.Popen([*LMGATE, "serve", "--port", str(port), "--config", str(cfg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=5)
+        for _ in range(40):
+            client.chat.completions.create(model="demo", messages=[{"role": "user", "content": "x"}])
+    finally:
+        for _ in range(2000):  # a burst of stop signals across the whole shutdown
+            if proc.poll() is not None:
+                break
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.0002)
+        out, _ = proc.communicate(timeout=15)
+    lines = (tmp_path / "requests.jsonl").read_text().splitlines() if (tmp_path / "requests.jsonl").exists() else []
+    assert len(lines) == 40, out

@@ -29,6 +29,27 @@ def _install_fast_loop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
+def _stop_on_first_signal(loop: asyncio.AbstractEventLoop) -> None:
+    """SIGTERM/SIGINT start one graceful stop; repeats are ignored.
+
+    aiohttp's own handler stays installed until after the app's cleanup, so a second signal raised
+    GracefulExit again in the middle of it and the request log's shutdown flush was lost (the worker
+    exited 1). Workers routinely get two: Ctrl-C or `kill -- -PGID` reaches the whole process group,
+    and the parent forwards SIGTERM to each worker as well.
+    """
+    stopping = False
+
+    def stop() -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise web.GracefulExit()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+
+
 def run_worker(config: RuntimeConfig, host: str, port: int, reuse_port: bool = False, worker_id: int | None = None) -> None:
     if worker_id is not None:
         os.environ["LMGATE_WORKER_ID"] = str(worker_id)  # per-worker request log file
@@ -48,6 +69,8 @@ def run_worker(config: RuntimeConfig, host: str, port: int, reuse_port: bool = F
     # Each request allocates a few hundred short-lived objects (aiohttp's and ours); collecting the
     # young generation every 700 allocations costs more than the cycles it finds. Collect less often.
     gc.set_threshold(20_000, 20, 20)
+    loop = asyncio.new_event_loop()
+    _stop_on_first_signal(loop)
     web.run_app(
         app,
         host=host,
@@ -58,6 +81,8 @@ def run_worker(config: RuntimeConfig, host: str, port: int, reuse_port: bool = F
         print=None,
         shutdown_timeout=10.0,
         backlog=2048,
+        handle_signals=False,
+        loop=loop,
     )
 
 
