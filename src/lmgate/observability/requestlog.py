@@ -129,7 +129,7 @@ class RequestLog:
         pending = self._pending
         n = 0
         for rec in records:
-            if not rec.request_id:
+            if not rec._settled:
                 rec.settle()
             try:
                 line = rec.log_line()

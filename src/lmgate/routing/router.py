@@ -118,6 +118,12 @@ class Router:
             )
         return deps
 
+    def admissible(self, alias: str) -> list[Deployment]:
+        """The alias's deployments that are not cooling down, in config order (for requests that go to
+        one instance directly, such as an Ollama client's /api/show or model load)."""
+        remaining = self.state.cooldowns.remaining
+        return [d for d in self.deployments(alias) if remaining(d.name) <= 0]
+
     def plan(self, alias: str) -> list[str]:
         """The aliases tried for `alias`, in order (without the special chains)."""
         chain = self.config.chains.get(alias)
