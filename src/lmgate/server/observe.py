@@ -26,6 +26,7 @@ from lmgate.observability.requestlog import RequestLog, Sink, Spool, default_sta
 from lmgate.observability.sinks import DatabaseSink, JsonlFileSink
 from lmgate.observability.tracking import CLIENT_GONE, CURRENT
 from lmgate.routing.status import deployment_states
+from lmgate.workers import SOLO, WorkerIdentity
 
 log = logging.getLogger("lmgate.observe")
 CLIENT_CLOSED = 499  # nginx's convention for "the client went away first"
@@ -99,11 +100,11 @@ class _SlotsByLabel(dict[str, GaugeSlot]):
 OBSERVER: web.AppKey[Observer] = web.AppKey("lmgate_observer", Observer)
 
 
-def build_observer(config: RuntimeConfig) -> Observer:
+def build_observer(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> Observer:
     gs = config.file.general_settings
     metrics = Metrics(litellm_compat=bool(config.file.litellm_settings.litellm_compat_metrics))
     sinks: list[Sink] = []
-    path = request_log_path(config)
+    path = request_log_path(config, worker)
     if path is not None:
         sinks.append(JsonlFileSink(path))
     if gs.database_url is not None and not gs.disable_spend_logs:
