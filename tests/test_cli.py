@@ -94,7 +94,7 @@ def test_serve_refuses_an_invalid_config(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model_list: [{model_name: a, litellm_params: {model: nosuch/x}}]\n")
     res = run("serve", "--config", str(bad), "--port", str(free_port()))
-    assert res.returncode == 1 and "unknown provider" in res.stderr
+    assert res.returncode == 2 and "unknown provider" in res.stderr  # 2: a config the command cannot use
 
 
 K3S_ENV = {
