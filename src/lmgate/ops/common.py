@@ -151,9 +151,16 @@ def new_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(headers={"User-Agent": "lmgate-ops"})
 
 
+def as_url(spec: str) -> str:
+    """A base URL from what an operator types: `host:port` (as `ollama ps` takes it) means http://host:port."""
+    spec = spec.strip()
+    return spec if "://" in spec else f"http://{spec}"
+
+
 def ollama_root(base: str) -> str:
-    """An Ollama instance root from a URL an operator might paste (`.../api`, `.../v1`, trailing slash)."""
-    base = base.strip().rstrip("/")
+    """An Ollama instance root from a URL an operator might paste (`host:port`, `.../api`, `.../v1`,
+    trailing slash)."""
+    base = as_url(base).rstrip("/")
     for suffix in ("/api/tags", "/api", "/v1"):
         if base.endswith(suffix):
             return base[: -len(suffix)]
