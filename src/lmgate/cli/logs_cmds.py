@@ -16,6 +16,7 @@ from rich.text import Text
 
 from lmgate.cli.common import ConfigOption, ExitCode, console, err_console, load_read_only
 from lmgate.config import RuntimeConfig
+from lmgate.config.loader import UNSET_PLACEHOLDER
 from lmgate.observability import reports
 from lmgate.observability.requestlog import request_log_path
 
@@ -137,11 +138,12 @@ def usage(
 def _records_since(cfg: RuntimeConfig, since: float) -> tuple[list[dict[str, Any]], str]:
     """From the database when one is configured (shared by replicas), else from the JSONL files."""
     gs = cfg.file.general_settings
-    if gs.database_url is not None and not gs.disable_spend_logs:
+    url = gs.database_url.get_secret_value() if gs.database_url is not None else None
+    if url is not None and not url.startswith(UNSET_PLACEHOLDER) and not gs.disable_spend_logs:
         from lmgate.store.engine import Store
 
         async def fetch() -> list[dict[str, Any]]:
-            store = Store(gs.database_url.get_secret_value())  # type: ignore[union-attr]
+            store = Store(url)
             try:
                 return await store.request_logs_since(since)
             finally:

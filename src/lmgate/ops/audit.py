@@ -36,8 +36,9 @@ _URL_PASSWORD = re.compile(
     r"\b(?:postgres(?:ql)?|mysql|mariadb|mssql|oracle|mongodb(?:\+srv)?|rediss?|amqps?)(?:\+\w+)?://[^:/\s@]*:([^@\s/]+)@"
 )
 SECRET_NAMES = ("api_key", "apikey", "api-key", "master_key", "secret", "secret_key", "password", "passwd", "token", "bearer")
-# key: value (YAML, flow or block) or KEY=value (.env); the value is quoted or runs to a separator
-_PAIR = re.compile(r"""["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*(?::\s+|:(?=["'])|=)\s*("[^"]*"|'[^']*'|[^\s,}\]#]+)""")
+# key: value (YAML, flow or block) or KEY=value (.env); the value is quoted or runs to a separator (a
+# value opening a flow mapping or list is not one: its own pairs are matched next)
+_PAIR = re.compile(r"""["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*(?::\s+|:(?=["'])|=)\s*("[^"]*"|'[^']*'|[^\s,{}\[\]#][^\s,}\]#]*)""")
 _REFERENCE = re.compile(r"^(os\.environ/|\$\{?[A-Za-z_]|\{\{|<.*>$|secretKeyRef|valueFrom)")
 _PLACEHOLDER = re.compile(r"^(x+|\.+|\*+|changeme|null|none|true|false|~|your[-_].*|.*[-_]here)$", re.IGNORECASE)
 SCANNED_SUFFIXES = (".yaml", ".yml", ".json", ".env", ".toml", ".ini", ".conf", ".cfg")
