@@ -42,7 +42,7 @@ def ollama(
         key = os.environ.get(api_key_env)
         if not key:
             raise _fail(f"{api_key_env} is not set in this shell: export {api_key_env}=<key> and run again", ExitCode.USAGE)
-    loaded = load_for_ops(config) if config_path(config) else None
+    loaded = load_for_ops(config, need_env=True) if config_path(config) else None
     try:
         cat = run_async(ops.ollama_catalog(base, key, loaded.config if loaded else None))
     except ops.CatalogError as exc:
@@ -150,7 +150,7 @@ def openrouter(
         raise typer.Exit(1 if left else 0)
     _router_tables(cat, free)
     if diff:
-        console.print(f"[green]wrote {path}[/green]:")
+        console.print(f"[green]wrote {escape(str(path))}[/green]:")
         console.print(escape(diff), highlight=False)
     elif left and not write:
         console.print(f"{len(left)} retired model(s) in the config: run again with --write to apply the first suggestion of each")

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from yarl import URL
@@ -62,8 +63,7 @@ def validate(
     unset = f"; {len(cfg.unset_env)} variable(s) not set" if cfg.unset_env else ""
     console.print(
         f"[green]valid[/green]: {len(cfg.aliases)} models, {len(cfg.deployments)} deployments{unset} "
-        f"({cfg.source or 'embedded default'})",
-        markup=True,
+        f"({escape(str(cfg.source or 'embedded default'))})",
     )
 
 

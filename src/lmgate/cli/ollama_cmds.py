@@ -26,7 +26,7 @@ ModelArg = Annotated[str, typer.Argument(help="Ollama model name, e.g. qwen3:8b"
 
 
 def _instance(spec: str, config: ConfigOption) -> ops.Instance:
-    loaded = load_for_ops(config) if config_path(config) else None
+    loaded = load_for_ops(config, need_env=True) if config_path(config) else None
     try:
         return ops.resolve_instance(spec, loaded.config if loaded else None)
     except ops.AdminError as exc:
