@@ -92,17 +92,3 @@ def test_a_worker_gets_its_share_of_in_process_quotas_from_its_identity():
     assert alone.quota_of("m") == Quota(rpm=10, tpm=1000)
     assert third.quota_of("m") == Quota(rpm=3, tpm=333)
 
-
-def test_each_worker_of_serve_writes_its_own_request_log(tmp_path: Path):
-    log = tmp_path / "requests.jsonl"
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(
-        "model_list: [{model_name: demo, litellm_params: {model: mock/echo}}]\n"
-        f"general_settings: {{request_log_path: '{log}', request_log_flush_seconds: 0.1}}\n"
-    )
-    with serving("--config", str(cfg), "--workers", "2") as url:
-        for _ in range(40):  # new connections: the kernel spreads them over both workers' sockets
-            httpx.post(url + "/v1/chat/completions", json={"model": "demo", "messages": [{"role": "user", "content": "x"}]}, timeout=10)
-    names = sorted(p.name for p in tmp_path.glob("requests*.jsonl"))
-    assert set(names) <= {"requests.w1.jsonl", "requests.w2.jsonl"} and names, names
-    assert sum(len(p.read_text().splitlines()) for p in tmp_path.glob("requests.w*.jsonl")) == 40
