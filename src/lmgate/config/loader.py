@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,14 +24,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from lmgate.accounting.prices import unit_prices
 from lmgate.config.chains import compile_chains, compile_policy
-from lmgate.config.runtime import (
-    DEFAULT_CONNECT_TIMEOUT_S,
-    DEFAULT_TIMEOUT_S,
-    Deployment,
-    RuntimeConfig,
-)
+from lmgate.config.runtime import RuntimeConfig
 from lmgate.config.schema import ConfigFile, ModelEntry
+from lmgate.core import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Deployment, Timeouts
 from lmgate.providers import adapter_for, known_prefixes
 
 ENV_PREFIX = "os.environ/"
@@ -162,8 +159,8 @@ def _parse(text: str, name: str) -> _Doc:
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([f"{name}{line}: not valid YAML: {problem}"]) from None
-    if data is None:
-        data = {}
+    if data is None:  # an empty file (or one caught mid-write by the watcher) would serve nothing, unguarded
+        raise ConfigError([f"{name}:1: the config is empty; it needs at least a model_list"])
     if not isinstance(data, dict):
         raise ConfigError([f"{name}:1: the config must be a mapping with keys such as model_list"])
     lines = dict(_line_map(node)) if node is not None else {}
@@ -260,16 +257,34 @@ def _compile_entry(
     )
 
 
-def _name_deployments(aliases: dict[str, list[Deployment]], doc: _Doc, errors: list[str]) -> None:
+def prepare(d: Deployment) -> Deployment:
+    """The deployment with what the request path reads prepared once: headers, timeouts, prices."""
+    return replace(
+        d,
+        headers=d.adapter.headers(d),
+        timeouts=Timeouts.of(d.timeout, d.stream_timeout, d.connect_timeout),
+        prices=unit_prices(d),
+        zero_cost=d.adapter.zero_cost(d.provider, d.api_base, d.upstream_model),
+    )
+
+
+def _named(deployments: list[Deployment], doc: _Doc, errors: list[str]) -> list[Deployment]:
     """Deployments sharing an alias get `alias#n` names unless model_info.id names them."""
+    count: dict[str, int] = {}
+    for d in deployments:
+        count[d.alias] = count.get(d.alias, 0) + 1
     seen: set[str] = set()
-    for deps in aliases.values():
-        for n, d in enumerate(deps, start=1):
-            if len(deps) > 1 and not (d.info and d.info.id):
-                d.name = f"{d.alias}#{n}"
-            if d.name in seen:
-                errors.append(f"{doc.name}: deployment name '{d.name}' is used twice (model_info.id must be unique)")
-            seen.add(d.name)
+    index: dict[str, int] = {}
+    out = []
+    for d in deployments:
+        index[d.alias] = n = index.get(d.alias, 0) + 1
+        if count[d.alias] > 1 and not (d.info and d.info.id):
+            d = replace(d, name=f"{d.alias}#{n}")
+        if d.name in seen:
+            errors.append(f"{doc.name}: deployment name '{d.name}' is used twice (model_info.id must be unique)")
+        seen.add(d.name)
+        out.append(d)
+    return out
 
 
 def compile_config(
@@ -301,10 +316,10 @@ def compile_config(
         dep = _compile_entry(doc, cfg, index, entry, environment, errors, warnings)
         if dep is not None:
             deployments.append(dep)
+    deployments = [prepare(d) for d in _named(deployments, doc, errors)]
     aliases: dict[str, list[Deployment]] = {}
     for d in deployments:
         aliases.setdefault(d.alias, []).append(d)
-    _name_deployments(aliases, doc, errors)
     policy = compile_policy(cfg)
     chains = compile_chains(cfg, aliases, policy, doc.problem, errors)
     if errors:
@@ -346,6 +361,7 @@ __all__ = [
     "compile_config",
     "load_config",
     "default_config_text",
+    "prepare",
     "DEFAULT_TIMEOUT_S",
     "UNSET_PLACEHOLDER",
 ]
