@@ -178,7 +178,8 @@ def test_read_only_commands_work_without_the_configs_secrets(tmp_path: Path):
         res = run(*command, "--config", str(cfg))
         assert res.returncode == 0, (command, res.stderr)
         assert "LMGATE_T_UNSET_KEY" in res.stderr and "not set" in res.stderr, command
-    assert orjson.loads(run("models", "--config", str(cfg), "--json").stdout)["models"][0]["alias"] == "a"
+    as_json = orjson.loads(run("models", "--config", str(cfg), "--json").stdout)
+    assert as_json["models"][0]["alias"] == "a" and as_json["unset_env"] == ["LMGATE_T_UNSET_KEY"]
     strict = run("validate", "--config", str(cfg))
     assert strict.returncode == 1 and "--allow-missing-env" in strict.stderr
     lenient = run("validate", "--config", str(cfg), "--allow-missing-env")

@@ -94,7 +94,8 @@ def models(config: ConfigOption = None, json_out: JsonOption = False) -> None:
     assert cfg is not None
     if json_out:
         chains = {alias: chain.describe() for alias, chain in cfg.chains.items()}
-        typer.echo(orjson.dumps({"source": str(cfg.source or ""), "models": _rows(cfg), "chains": chains}).decode())
+        out = {"source": str(cfg.source or ""), "models": _rows(cfg), "chains": chains, "unset_env": sorted(cfg.unset_env)}
+        typer.echo(orjson.dumps(out).decode())
         return
     table = Table(title=Text(f"models in {cfg.source or 'embedded default'}"))
     for col in ("alias", "deployment", "provider/model", "upstream host", "timeout s", "mode"):
