@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lmgate.cli import catalog_cmds, config_cmds, logs_cmds, ollama_cmds, ops_cmds, serve_cmd
+from lmgate.cli import catalog_cmds, config_cmds, logs_cmds, ollama_cmds, ops_cmds, serve_cmd, service_cmds
 
 app = typer.Typer(
     name="lmgate",
@@ -22,6 +22,7 @@ app.command("audit")(ops_cmds.audit)
 app.add_typer(catalog_cmds.catalog_app, name="catalog")
 app.add_typer(ollama_cmds.ollama_app, name="ollama")
 app.add_typer(logs_cmds.logs_app, name="logs")
+app.add_typer(service_cmds.service_app, name="service")
 app.command("usage")(logs_cmds.usage)
 
 

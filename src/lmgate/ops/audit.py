@@ -80,8 +80,15 @@ def _literal(value: str) -> str | None:
     return v
 
 
-def _secret_name(name: str) -> bool:
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def _secret_name(name: str, value: str) -> bool:
+    """A field that holds a secret's value, as opposed to naming a Secret object or one of its keys:
+    Helm's `existingSecret: <Secret name>`, external-secrets' `secretKey: <ENV_NAME>`."""
     n = name.lower().rsplit(".", 1)[-1]
+    if n == "existingsecret" or (n == "secretkey" and _ENV_NAME.fullmatch(value)):
+        return False
     return n.endswith(SECRET_NAMES) or ("secret" in n and not n.endswith(("ref", "name")))
 
 
@@ -101,7 +108,7 @@ def scan_text(text: str, path: Path) -> list[AuditFinding]:
         for m in _PAIR.finditer(code):
             name, value = m.group(1), m.group(2)
             literal = _literal(value)
-            if literal and _secret_name(name) and not any(literal in s or s in literal for s in seen):
+            if literal and _secret_name(name, literal) and not any(literal in s or s in literal for s in seen):
                 seen.add(literal)
                 out.append(AuditFinding(str(path), number, f"literal value in '{name}'", name, mask(literal), fix))
     return out
