@@ -125,8 +125,8 @@ def test_clean_files_pass_and_config_option(tmp_path):
 
 
 def test_names_of_secrets_are_not_secrets(tmp_path):
-    """Helm's existingSecret and external-secrets' secretKey name a Secret and a key; a literal value in
-    a field called secretKey (MinIO-style) is still reported."""
+    """Helm's existingSecret and external-secrets' secretKey name a Secret and a key, SOPS values are
+    ciphertext; a literal value in a field called secretKey (MinIO-style) is still reported."""
     values = tmp_path / "values.yaml"
     values.write_text(
         "existingSecret: lmgate-keys\n"
@@ -134,6 +134,8 @@ def test_names_of_secrets_are_not_secrets(tmp_path):
         "  data:\n"
         "    - secretKey: OLLAMA_API_KEY\n"
         "      remoteRef: {key: ai/lmgate, property: ollama_api_key}\n"
+        "stringData:\n"  # a SOPS-encrypted Secret: ciphertext, not plaintext
+        "  OLLAMA_API_KEY: ENC[AES256_GCM,data:3q2+7w==,iv:AAAAAAAAAAAAAAAAAAAAAA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n"
     )
     assert runner.invoke(app, ["audit", "--path", str(values)]).exit_code == 0
     values.write_text("minio:\n  secretKey: minio-admin-2026\n")

@@ -3,7 +3,7 @@
 A value is reported when it looks like a provider key (known prefixes such as `sk-`, `gsk_`, `AIza`)
 anywhere in a line, commented out or not, or when a field named like a secret (`api_key`, `master_key`,
 `*_token`, `*secret*`, `password`) holds a literal instead of a reference (`os.environ/VAR`, `${VAR}`,
-`$VAR`, a `secretKeyRef`). Values are never printed whole.
+`$VAR`, a `secretKeyRef`; SOPS ciphertext is not plaintext either). Values are never printed whole.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ KEY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 SECRET_NAMES = ("api_key", "apikey", "api-key", "master_key", "secret", "secret_key", "password", "passwd", "token", "bearer")
 # key: value (YAML, flow or block) or KEY=value (.env); the value is quoted or runs to a separator
 _PAIR = re.compile(r"""["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*(?::\s+|:(?=["'])|=)\s*("[^"]*"|'[^']*'|[^\s,}\]#]+)""")
-_REFERENCE = re.compile(r"^(os\.environ/|\$\{?[A-Za-z_]|\{\{|<.*>$|secretKeyRef|valueFrom)")
+# references, and SOPS ciphertext (ENC[AES256_GCM,data:...]): neither is a plaintext secret
+_REFERENCE = re.compile(r"^(os\.environ/|\$\{?[A-Za-z_]|\{\{|<.*>$|secretKeyRef|valueFrom|ENC\[AES256_GCM\b)")
 _PLACEHOLDER = re.compile(r"^(x+|\.+|\*+|changeme|null|none|true|false|~|your[-_].*|.*[-_]here)$", re.IGNORECASE)
 SCANNED_SUFFIXES = (".yaml", ".yml", ".json", ".env", ".toml", ".ini", ".conf", ".cfg")
 SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".tox"})
