@@ -41,7 +41,14 @@ install_tools
 HELM="$TOOLS/k8s/helm/helm"
 KUBECTL="$TOOLS/k8s/kubectl/kubectl"
 PY="$TOOLS/venv/bin/python"
-command -v systemd-analyze >/dev/null || { echo "systemd-analyze not found (Debian: apt-get install systemd)" >&2; exit 1; }
+if ! command -v systemd-analyze >/dev/null; then  # a system package, not a cache-dir tool
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    step "installing systemd (for systemd-analyze)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+  else
+    echo "systemd-analyze not found (Debian: apt-get install systemd)" >&2; exit 1
+  fi
+fi
 
 step "hadolint Dockerfile"
 "$TOOLS/venv/bin/hadolint" Dockerfile && echo "INFO Dockerfile passed hadolint"
