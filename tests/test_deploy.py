@@ -216,6 +216,28 @@ def test_versions_and_image_agree_everywhere():
     assert load(FLUX / "fleet/gitrepository.yaml")["spec"]["ref"]["tag"] == f"v{VERSION}"
 
 
+def schema_gaps(values: Any, schema: dict[str, Any], where: str = "") -> list[str]:
+    """Keys of values.yaml that values.schema.json does not describe (so a strict schema would reject them)."""
+    if not isinstance(values, dict) or "properties" not in schema:
+        return []
+    gaps = []
+    for key, value in values.items():
+        if key not in schema["properties"]:
+            gaps.append(where + key)
+        else:
+            gaps += schema_gaps(value, schema["properties"][key], f"{where}{key}.")
+    return gaps
+
+
+def test_values_schema_describes_every_value():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = load(CHART / "values.yaml")
+    assert schema_gaps(values, schema) == []
+    assert set(schema["properties"]) == set(values) | {"global"}
+    for path in sorted((CHART / "ci").glob("*.yaml")):
+        assert schema_gaps(load(path), schema) == [], path.name
+
+
 def chart_configs() -> dict[str, str]:
     """Every config a deploy file carries, as YAML text."""
     configs = {"chart default": (CHART / "files/default-config.yaml").read_text()}
