@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# lmgate container image: `lmgate serve --host 0.0.0.0` on port 4000 (other commands: `docker run IMAGE validate ...`), config at /etc/lmgate/config.yaml
-# (the embedded mock config until you mount your own), state (request log, spool) in the /var/lib/lmgate
-# volume. Built and pushed by .github/workflows/image.yml; docs/deploy.md has the run commands.
+# lmgate container image: `lmgate serve --host 0.0.0.0` on port 4000 (`docker run IMAGE validate ...`
+# runs other commands), config at /etc/lmgate/config.yaml (the embedded mock config until you mount
+# your own), state (request log, spool) in the /var/lib/lmgate volume. Built and pushed by
+# .github/workflows/image.yml; docs/deploy.md has the run commands.
 ARG PYTHON_VERSION=3.12
 
 # Build stage: a virtualenv with lmgate and its dependencies (all ship wheels; no compiler needed).
@@ -11,8 +12,9 @@ WORKDIR /src
 RUN python -m venv /opt/lmgate
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN /opt/lmgate/bin/pip install --no-compile . \
- && /opt/lmgate/bin/python -m compileall -q /opt/lmgate/lib
+# pip byte-compiles what it installs (a read-only image never writes .pyc files), then leaves the venv.
+RUN /opt/lmgate/bin/pip install . \
+ && /opt/lmgate/bin/python -m pip uninstall --yes pip
 
 # Final stage: the same slim base, the virtualenv, a non-root user; no pip cache, sources or build tools.
 FROM python:${PYTHON_VERSION}-slim-bookworm

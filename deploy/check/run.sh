@@ -73,7 +73,13 @@ done
 if err=$("$HELM" template lmgate "$CHART" --set replicaCount=2 2>&1); then
   echo "ERROR replicaCount=2 without Redis rendered; the chart must fail" >&2; exit 1
 fi
-grep -q "need Redis" <<<"$err" && echo "INFO replicaCount=2 without Redis is refused: ${err%%$'\n'*}"
+grep -q "need Redis" <<<"$err" || { echo "ERROR replicaCount=2 failed for another reason: $err" >&2; exit 1; }
+echo "INFO replicaCount=2 without Redis is refused: ${err%%$'\n'*}"
+if err=$("$HELM" template lmgate "$CHART" --set-string 'config=model_list: [' 2>&1); then
+  echo "ERROR a config that is not YAML rendered; the chart must fail" >&2; exit 1
+fi
+grep -q "not valid YAML" <<<"$err" || { echo "ERROR a bad config failed for another reason: $err" >&2; exit 1; }
+echo "INFO a config that is not YAML is refused"
 
 step "kustomize"
 "$KUBECTL" kustomize deploy/k8s > "$OUT/k8s.yaml"
