@@ -381,7 +381,7 @@ def test_service_install_writes_a_unit_whose_exec_start_serves_and_reloads(tmp_p
     assert argv[0] == str(VENV_BIN / "lmgate") and argv[argv.index("--config") + 1] == str(config)
     base_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state")}
     missing = subprocess.run(argv, env=base_env, capture_output=True, text=True, timeout=30)
-    assert missing.returncode == 1 and "LMGATE_DEPLOY_TEST_KEY is not set" in missing.stderr
+    assert missing.returncode == 1 and "LMGATE_DEPLOY_TEST_KEY is not set" in " ".join(missing.stderr.split())
 
     env_file.write_text(env_file.read_text() + "LMGATE_DEPLOY_TEST_KEY=from-the-env-file\n")
     with running(argv, port, env={**base_env, **read_env_file(env_file)}) as (url, proc):
