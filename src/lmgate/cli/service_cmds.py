@@ -86,6 +86,7 @@ def install(
     force: Annotated[bool, typer.Option(help="Overwrite an existing unit file.")] = False,
 ) -> None:
     """Write lmgate.service for this virtualenv's `lmgate serve`, and a chmod-600 environment file."""
+    del user  # spelled out like systemctl's own --user; a user unit is the only kind written
     cfg = config_path(config)
     cfg = cfg.absolute() if cfg is not None else None
     if cfg is not None and not cfg.is_file():
