@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion
 
+from lmgate.core import Usage
 from lmgate.errors import BadRequest, UpstreamStatus
 from lmgate.translate import anthropic as tr
 from lmgate.translate import anthropic_stream as ts
@@ -523,7 +524,7 @@ def test_thinking_lmgate_made_is_dropped_before_an_anthropic_upstream():
 
 def test_usage_errors_and_estimates():
     usage = {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20}
-    assert tu.usage_counts(usage) == {"input_tokens": 10, "output_tokens": 5, "cache_read_tokens": 100, "cache_write_tokens": 20}
+    assert tu.usage_of(usage) == Usage(130, 5, 100, 20)
     assert ts.openai_usage(usage)["prompt_tokens"] == 130
     assert tr.anthropic_usage(ts.openai_usage(usage)) == {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 20, "cache_read_input_tokens": 100}
     assert [tr.error_type(s) for s in (400, 401, 403, 404, 413, 429, 500, 502, 503, 504, 529, 422)] == [

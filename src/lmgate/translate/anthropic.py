@@ -28,12 +28,15 @@ import binascii
 import hashlib
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from lmgate.errors import BadRequest
 from lmgate.translate.ollama import call_id, parse_arguments, text_of
+
+if TYPE_CHECKING:
+    from lmgate.core import GatewayRequest
 
 SIGNATURE = "lmgate-unsigned"  # on thinking blocks lmgate made from another protocol's reasoning
 _ID_PREFIX = "toolu_"
@@ -330,15 +333,20 @@ def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
     return {"type": "json_schema", "json_schema": {"name": "response", "schema": fmt["schema"]}}
 
 
-def openai_request(body: dict[str, Any], model: str, stream: bool) -> dict[str, Any]:
-    """An Anthropic Messages body as the canonical OpenAI chat body (400 for what cannot be served)."""
+def validate(body: dict[str, Any]) -> None:
+    """What every Messages request needs, whatever its upstream (400 otherwise)."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("'messages' must be a non-empty array of messages", param="messages")
     limit = body.get("max_tokens")
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise BadRequest("'max_tokens' is required: a positive integer", param="max_tokens")
-    out: dict[str, Any] = {"model": model, "messages": openai_messages(body.get("system"), messages), "max_tokens": limit}
+
+
+def openai_request(body: dict[str, Any], model: str, stream: bool) -> dict[str, Any]:
+    """An Anthropic Messages body as the canonical OpenAI chat body (400 for what cannot be served)."""
+    validate(body)
+    out: dict[str, Any] = {"model": model, "messages": openai_messages(body.get("system"), body["messages"]), "max_tokens": body["max_tokens"]}
     for key in ("temperature", "top_p", "top_k"):
         if isinstance(body.get(key), int | float) and not isinstance(body.get(key), bool):
             out[key] = body[key]
@@ -358,6 +366,11 @@ def openai_request(body: dict[str, Any], model: str, stream: bool) -> dict[str, 
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}
     return out
+
+
+def canonical_request(greq: GatewayRequest) -> dict[str, Any]:
+    """The canonical body of an Anthropic-wire request (its `to_canonical`)."""
+    return openai_request(greq.body, greq.model, greq.stream)
 
 
 # ---- answers: OpenAI -> Anthropic ------------------------------------------------------------------

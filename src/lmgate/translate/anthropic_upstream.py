@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from lmgate.core import Usage
 from lmgate.errors import BadRequest
 from lmgate.translate.anthropic import SIGNATURE, anthropic_tool_id, lenient_arguments, obj
 from lmgate.translate.anthropic_stream import finish_reason, openai_usage
@@ -221,15 +222,13 @@ def drop_foreign_thinking(body: dict[str, Any]) -> dict[str, Any] | None:
 # ---- answers: Anthropic -> OpenAI ------------------------------------------------------------------
 
 
-def usage_counts(usage: Any) -> dict[str, int]:
-    """Anthropic usage as lmgate's counts: input excludes cache reads and writes, kept apart."""
-    usage = usage if isinstance(usage, dict) else {}
-    return {
-        "input_tokens": int(usage.get("input_tokens") or 0),
-        "output_tokens": int(usage.get("output_tokens") or 0),
-        "cache_read_tokens": int(usage.get("cache_read_input_tokens") or 0),
-        "cache_write_tokens": int(usage.get("cache_creation_input_tokens") or 0),
-    }
+def usage_of(usage: Any) -> Usage:
+    """Anthropic usage as lmgate's: input tokens include the cache reads and writes (as OpenAI's
+    prompt_tokens do, see `Usage.from_openai`), which are also kept apart."""
+    usage = obj(usage)
+    read = int(usage.get("cache_read_input_tokens") or 0)
+    written = int(usage.get("cache_creation_input_tokens") or 0)
+    return Usage(int(usage.get("input_tokens") or 0) + read + written, int(usage.get("output_tokens") or 0), read, written)
 
 
 def chat_completion(data: dict[str, Any], model: str) -> dict[str, Any]:
