@@ -51,12 +51,13 @@ def _tool_results(messages: list[Any], anthropic: bool) -> list[str]:
     """The tool results in the request's last turn (either protocol)."""
     if not messages:
         return []
-    if not anthropic:
+    if not anthropic:  # the tool messages after the last assistant turn
         tail = []
         for m in reversed(messages):
-            if m.get("role") != "tool":
+            if m.get("role") == "assistant":
                 break
-            tail.append(str(m.get("content")))
+            if m.get("role") == "tool":
+                tail.append(str(m.get("content")))
         return tail[::-1]
     last = messages[-1]
     content = last.get("content") if last.get("role") == "user" else None
