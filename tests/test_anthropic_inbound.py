@@ -252,7 +252,11 @@ def test_models_count_tokens_and_auth(tool_model, ollama_up, claude_up, make_gat
     openai_shape = httpx.get(gw.url + "/v1/models", headers={"Authorization": "Bearer sk-master-1"}).json()
     assert openai_shape["object"] == "list" and openai_shape["data"][0]["object"] == "model"  # no anthropic-version
     count = by_token.messages.count_tokens(model="via-openai", messages=[{"role": "user", "content": "x" * 400}], system="y" * 40)
-    assert count.input_tokens == 100 + 10 + 4
+    assert count.input_tokens == 100 + 10 + 4  # the estimate: 4 characters a token, 4 a message
+    native = by_key.messages.count_tokens(model="via-anthropic", messages=HI, tools=[BASH])  # type: ignore[list-item]
+    assert native.input_tokens == 42  # Anthropic's own count
+    assert claude_up.seen[-1].path == "/v1/messages/count_tokens" and claude_up.seen[-1].body["model"] == "claude-test-1"
+    assert "max_tokens" not in claude_up.seen[-1].body
     with pytest.raises(anthropic.AuthenticationError) as bad:
         anthropic.Anthropic(base_url=gw.url, api_key="wrong", max_retries=0).messages.create(model="via-mock", max_tokens=5, messages=HI)
     assert bad.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]

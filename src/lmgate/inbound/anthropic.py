@@ -28,7 +28,6 @@ from lmgate.translate.anthropic import (
     error_body,
     estimate_tokens,
     message,
-    openai_request,
     validate,
 )
 from lmgate.translate.anthropic_stream import MessageStream, error_frame
@@ -96,26 +95,45 @@ class AnthropicProtocol(InboundProtocol):
 ANTHROPIC = AnthropicProtocol()
 
 
+def _forwarded(request: web.Request) -> dict[str, str]:
+    return {h: request.headers[h] for h in FORWARDED if h in request.headers}
+
+
 @tracking.model_endpoint(NAME)
 async def messages(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     model = require_model(body)
     stream = body.get("stream") is True
     validate(body)  # the rest (e.g. document blocks) is refused where the upstream cannot take it
-    forward = {h: request.headers[h] for h in FORWARDED if h in request.headers}
     greq = GatewayRequest(
-        "chat", NAME, body, model, stream, wants_usage=stream, to_canonical=canonical_request, forward_headers=forward
+        "chat", NAME, body, model, stream, wants_usage=stream, to_canonical=canonical_request,
+        forward_headers=_forwarded(request),
     )
     return await relay.respond(request, greq, ANTHROPIC)
 
 
 async def count_tokens(request: web.Request) -> web.Response:
+    """The alias's first deployment counts when its upstream can (Anthropic's own count_tokens), else
+    the documented estimate; an upstream failure falls back to the estimate too."""
     body = await read_json_body(request)
     model = require_model(body)
-    if model not in state(request).config.aliases:
+    st = state(request)
+    deployments = st.config.aliases.get(model)
+    if not deployments:
         raise _unknown(model)
-    openai_request({**body, "max_tokens": 1}, model, False)  # the same 400s as /v1/messages
-    return web.Response(body=orjson.dumps({"input_tokens": estimate_tokens(body)}), content_type=JSON)
+    greq = GatewayRequest(
+        "chat", NAME, {**body, "max_tokens": 1}, model, to_canonical=canonical_request, forward_headers=_forwarded(request)
+    )
+    dep = deployments[0]
+    count: int | None = None
+    try:
+        count = await dep.adapter.count_tokens(st.pool, dep, greq)
+    except UpstreamError:
+        count = None
+    if count is None:
+        greq.canonical()  # the same 400s as /v1/messages before an estimate is given
+        count = estimate_tokens(body)
+    return web.Response(body=orjson.dumps({"input_tokens": count}), content_type=JSON)
 
 
 def _unknown(model: str) -> ModelNotFound:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 WIRE = "anthropic"
 VERSION = "2023-06-01"
 MESSAGES = "/v1/messages"
+COUNT = "/v1/messages/count_tokens"
 _TRAILING = ("/v1/messages", "/v1")
 
 
@@ -188,6 +189,20 @@ class Anthropic(Provider):
             canonical, deployment.upstream_model, request.stream, limit if isinstance(limit, int) else DEFAULT_MAX_TOKENS
         )
 
+    def _headers(self, deployment: Deployment, request: GatewayRequest) -> dict[str, str]:
+        beta = request.forward_headers.get("anthropic-beta") if request.native_to(self.wire) else None
+        return {**deployment.headers, "anthropic-beta": beta} if beta else deployment.headers
+
+    async def count_tokens(self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest) -> int | None:
+        """Anthropic's own count (`POST /v1/messages/count_tokens`); `max_tokens` and `stream` are not
+        part of that request."""
+        body = self.upstream_body(deployment, request)
+        body = {k: v for k, v in body.items() if k not in ("max_tokens", "stream")}
+        resp = await post(pool, deployment, deployment.api_base + COUNT, orjson.dumps(body), False, self._headers(deployment, request))
+        _, data = await read_json(resp, deployment)
+        count = data.get("input_tokens")
+        return count if isinstance(count, int) else None
+
     async def send(
         self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest
     ) -> UpstreamReply | UpstreamStream:
@@ -197,11 +212,7 @@ class Anthropic(Provider):
                 param="model",
             )
         body = orjson.dumps(self.upstream_body(deployment, request))
-        headers = deployment.headers
-        beta = request.forward_headers.get("anthropic-beta") if request.native_to(self.wire) else None
-        if beta:
-            headers = {**headers, "anthropic-beta": beta}
-        resp = await post(pool, deployment, deployment.api_base + MESSAGES, body, request.stream, headers)
+        resp = await post(pool, deployment, deployment.api_base + MESSAGES, body, request.stream, self._headers(deployment, request))
         if request.stream:
             if resp.content_type != "text/event-stream":
                 resp.release()

@@ -66,6 +66,11 @@ class Provider(ABC):
         """The `lmgate catalog` source that lists this upstream's models, if there is one."""
         return None
 
+    async def count_tokens(self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest) -> int | None:
+        """The upstream's own count of a request's input tokens, when it serves one (else None: the
+        inbound protocol estimates)."""
+        return None
+
     @abstractmethod
     async def send(
         self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest
