@@ -5,7 +5,8 @@ upstream that plays a tool-using model.
 stream and not, `POST /v1/messages/count_tokens`, `GET /v1/models`, Anthropic error bodies, 529
 overloaded, `event: error` inside a 200 stream, cache token counts in usage). Both fakes can play a
 model: when the request offers tools and its last turn carries no tool result, the answer calls the
-first tool (string arguments filled in, `command` set to `echo lmgate`); once the result comes back,
+shell tool (the first tool with a `command` property, else the first tool; required string arguments
+filled in, `command` set to `echo lmgate`); once the result comes back,
 the answer is text that quotes it.
 """
 
@@ -78,6 +79,11 @@ def play_call(schema: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+def pick_tool(tools: list[dict[str, Any]], schema_of: Any) -> dict[str, Any]:
+    """The shell tool when one is offered (a tool with a `command` property: Claude Code's Bash), else the first."""
+    return next((t for t in tools if "command" in ((schema_of(t) or {}).get("properties") or {})), tools[0])
+
+
 class FakeAnthropicUpstream(FakeServer):
     """Speaks the Anthropic Messages wire format; `script` holds behaviours consumed one per request."""
 
@@ -120,7 +126,7 @@ class FakeAnthropicUpstream(FakeServer):
             blocks.append({"type": "text", "text": "the tool said: " + " | ".join(results)})
             return blocks, "end_turn"
         if tools and (body.get("tool_choice") or {}).get("type") != "none":
-            tool = tools[0]
+            tool = pick_tool(tools, lambda t: t.get("input_schema"))
             blocks.append({"type": "text", "text": "calling a tool"})
             blocks.append({"type": "tool_use", "id": "toolu_01FakeCall9", "name": tool["name"], "input": play_call(tool.get("input_schema") or {})})
             return blocks, "tool_use"
@@ -214,7 +220,7 @@ class ToolModelOpenAI(FakeServer):
         if results or not tools or body.get("tool_choice") == "none":
             text = "the tool said: " + " | ".join(results) if results else "hello from the tool model"
             return {"role": "assistant", "content": text}
-        fn = tools[0]["function"]
+        fn = pick_tool(tools, lambda t: t["function"].get("parameters"))["function"]
         args = orjson.dumps(play_call(fn.get("parameters") or {})).decode()
         call = {"id": self.call_id, "type": "function", "function": {"name": fn["name"], "arguments": args}}
         return {"role": "assistant", "content": None, "tool_calls": [call]}
@@ -251,3 +257,36 @@ class ToolModelOpenAI(FakeServer):
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
         return resp
+
+
+class ToolModelOllama(FakeServer):
+    """An Ollama upstream (`/api/chat`, NDJSON streams) that plays a tool-using model, like ToolModelOpenAI."""
+
+    def __init__(self) -> None:
+        self.seen: list[SeenRequest] = []
+        self.server = ServerThread(self._app)
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/api/chat", self._chat)
+        return app
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = orjson.loads(await request.read())
+        self.seen.append(SeenRequest(request.path, dict(request.headers), body))
+        messages = body.get("messages") or []
+        results = _tool_results(messages, anthropic=False)
+        tools = body.get("tools") or []
+        message: dict[str, Any] = {"role": "assistant", "content": ""}
+        if results or not tools:
+            message["content"] = "the tool said: " + " | ".join(results) if results else "hello from the tool model"
+        else:
+            fn = pick_tool(tools, lambda t: t["function"].get("parameters"))["function"]
+            message["tool_calls"] = [{"function": {"name": fn["name"], "arguments": play_call(fn.get("parameters") or {})}}]
+        stamp = "2026-01-01T00:00:00.000000000Z"
+        done = {"model": body["model"], "created_at": stamp, "message": {"role": "assistant", "content": ""}, "done": True,
+                "done_reason": "stop", "prompt_eval_count": 20, "eval_count": 6}  # fmt: skip
+        if body.get("stream") is False:
+            return web.json_response({**done, "message": message})
+        lines = [{"model": body["model"], "created_at": stamp, "message": message, "done": False}, done]
+        return web.Response(body=b"".join(orjson.dumps(line) + b"\n" for line in lines), content_type="application/x-ndjson")
