@@ -78,7 +78,7 @@ class AnthropicProtocol(InboundProtocol):
         ]
 
     def claim(self, request: web.Request) -> int:
-        if "anthropic-version" in request.headers:
+        if "anthropic-version" in request.headers and request.path.startswith("/v1/"):
             return BY_HEADER
         return BY_PATH if request.path in PATHS else NOT_MINE
 

@@ -4,6 +4,8 @@ Used when an Anthropic client (`POST /v1/messages`) reaches a non-Anthropic upst
 docs/anthropic.md):
 - `system` (string or text blocks, joined by a blank line) becomes the first system message;
   `role:"system"` entries inside `messages` (Claude Code sends them) stay system messages in place;
+- `thinking` blocks in the history are dropped: strict OpenAI-compatible servers (Mistral) refuse
+  reasoning fields in input messages, and chat templates drop past reasoning anyway;
 - a user turn's `tool_result` blocks become `role:"tool"` messages placed BEFORE that turn's text
   and images, as Ollama's own Anthropic layer does; images inside a result follow in the user turn;
   `is_error` results start with "Error: " (OpenAI has no such flag);
@@ -45,13 +47,14 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # Anthropic's pattern for tool_use i
 EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
 BUDGET_BANDS = ((4096, "low"), (16384, "medium"))  # budget_tokens below the bound -> effort
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use", "content_filter": "refusal"}
-# blocks that only Anthropic's own servers produce or understand: history the other upstreams cannot use
+# blocks that only Anthropic's own servers produce or understand, and past thinking: history the
+# other upstreams cannot use
 _DROPPED_BLOCKS = frozenset(
     {
         "redacted_thinking", "server_tool_use", "web_search_tool_result", "web_fetch_tool_result",
         "code_execution_tool_result", "bash_code_execution_tool_result", "tool_search_tool_result",
         "text_editor_code_execution_tool_result", "container_upload", "mcp_tool_use", "mcp_tool_result",
-        "tool_reference",
+        "tool_reference", "thinking",
     }
 )  # fmt: skip
 _IMAGE_TOKENS = 1600  # count_tokens estimate for one image (Anthropic's ~1.15 megapixel cap / 750)
@@ -209,7 +212,7 @@ def _user(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             result_images += images
         elif kind == "search_result":
             parts.append({"type": "text", "text": _text_blocks(block.get("content"), "search_result", "\n")})
-        elif kind not in _DROPPED_BLOCKS and kind not in ("thinking",):
+        elif kind not in _DROPPED_BLOCKS:
             raise _refuse(kind)
     parts += result_images
     if not parts:
@@ -221,14 +224,11 @@ def _user(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _assistant(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     texts: list[str] = []
-    thoughts: list[str] = []
     calls: list[dict[str, Any]] = []
     for block in blocks:
         kind = block.get("type")
         if kind == "text":
             texts.append(str(block.get("text", "")))
-        elif kind == "thinking":
-            thoughts.append(str(block.get("thinking", "")))
         elif kind == "tool_use":
             ident, name = block.get("id"), block.get("name")
             if not isinstance(ident, str) or not ident or not isinstance(name, str) or not name:
@@ -241,8 +241,6 @@ def _assistant(blocks: list[dict[str, Any]]) -> dict[str, Any]:
             raise _refuse(kind)
     text = "".join(texts)
     out: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
-    if any(thoughts):
-        out["reasoning"] = "".join(thoughts)
     if calls:
         out["tool_calls"] = calls
     return out
