@@ -91,6 +91,7 @@ class FakeAnthropicUpstream(FakeServer):
         self.script: list[AnthropicBehaviour] = []
         self.default = AnthropicBehaviour()
         self.seen: list[SeenRequest] = []
+        self.api_key: str | None = None  # when set, GET /v1/models wants it as x-api-key
         self.server = ServerThread(self._app)
 
     @property
@@ -108,6 +109,8 @@ class FakeAnthropicUpstream(FakeServer):
         self.seen.append(SeenRequest(request.path_qs, dict(request.headers), body))
 
     async def _models(self, request: web.Request) -> web.Response:
+        if self.api_key and request.headers.get("x-api-key") != self.api_key:
+            return web.json_response(_error(401, "invalid x-api-key"), status=401)
         data = [{"id": "claude-test-1", "type": "model", "display_name": "Claude Test", "created_at": "2026-01-01T00:00:00Z"}]
         return web.json_response({"data": data, "has_more": False, "first_id": "claude-test-1", "last_id": "claude-test-1"})
 

@@ -9,8 +9,11 @@ from collections.abc import Iterator
 
 import ollama
 import openai
+import orjson
 import pytest
+from typer.testing import CliRunner
 
+from lmgate.cli import app
 from tests.servers import ServerThread
 from tests.servers_anthropic import AnthropicBehaviour, FakeAnthropicUpstream, ToolModelOpenAI
 from tests.servers_ollama import PNG_B64
@@ -132,3 +135,19 @@ def test_upstream_refusal_is_the_clients_400(oai, claude_up, tool_model):
     assert tool_model.seen == []  # a client's 400 does not fall back
     with pytest.raises(openai.BadRequestError, match="chat"):
         oai.embeddings.create(model="claude", input="x")
+
+
+def test_doctor_checks_an_anthropic_deployment(tmp_path, claude_up):
+    claude_up.api_key = "sk-ant-right"
+    entries = [("ok", "claude-test-1", "sk-ant-right"), ("bad-key", "claude-test-1", "sk-ant-wrong"), ("gone", "claude-test-0", "sk-ant-right")]
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("model_list:\n" + "".join(
+        f"  - model_name: {name}\n    litellm_params: {{model: anthropic/{model}, api_base: {claude_up.base}, api_key: {key}}}\n"
+        for name, model, key in entries
+    ))  # fmt: skip
+    result = CliRunner().invoke(app, ["doctor", "--config", str(cfg), "--json"])
+    deps = {d["deployment"]: d for d in orjson.loads(result.stdout)["deployments"]}
+    assert deps["ok"]["healthy"] and result.exit_code == 1
+    assert any(f["check"] == "model" and f["level"] == "ok" for f in deps["ok"]["findings"])
+    assert any(f["check"] == "auth" and f["level"] == "fail" and "invalid x-api-key" in f["message"] for f in deps["bad-key"]["findings"])
+    assert any(f["check"] == "model" and f["level"] == "fail" and "claude-test-1" in f["message"] for f in deps["gone"]["findings"])

@@ -156,7 +156,7 @@ class AnthropicSSEStream(UpstreamStream):
 class Anthropic(Provider):
     prefixes: ClassVar[tuple[str, ...]] = ("anthropic",)
     wire = WIRE
-    probe = "none"  # doctor's listing probe sends Bearer auth; `doctor --deep` sends one real request
+    probe = "anthropic"
 
     def default_api_base(self, prefix: str) -> str | None:
         return "https://api.anthropic.com"

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from lmgate.providers.http import UpstreamPool
 
 # How `lmgate doctor` checks a deployment before any inference: GET /api/tags (Ollama), GET /models
-# (OpenAI-compatible), or nothing (built in).
-ProbeKind = Literal["ollama", "openai", "none"]
+# (OpenAI-compatible), GET /v1/models with x-api-key (Anthropic), or nothing (built in).
+ProbeKind = Literal["ollama", "openai", "anthropic", "none"]
 
 
 class Provider(ABC):
