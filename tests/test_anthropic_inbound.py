@@ -233,6 +233,10 @@ def test_overloaded_anthropic_falls_back(client, claude_up, tool_model):
     with client.messages.stream(model="claude-first", max_tokens=20, messages=HI) as stream:
         assert stream.get_final_message().content[0].text == "hello from the tool model"  # type: ignore[union-attr]
     assert claude_up.calls == 2 and len(tool_model.seen) == 2
+    claude_up.script = [AnthropicBehaviour(kind="cut", after_events=1)]  # connection reset after message_start
+    with client.messages.stream(model="claude-first", max_tokens=20, messages=HI) as stream:
+        assert stream.get_final_message().content[0].text == "hello from the tool model"  # type: ignore[union-attr]
+    assert len(tool_model.seen) == 3
 
 
 def test_failure_after_content_ends_with_an_error_event(client, claude_up):

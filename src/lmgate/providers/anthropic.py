@@ -22,6 +22,7 @@ from lmgate.core import GatewayRequest, UpstreamReply, UpstreamStream, Usage
 from lmgate.errors import UnsupportedEndpoint, UpstreamProtocolError
 from lmgate.providers.base import Provider
 from lmgate.providers.http import post, read_json, transport_error
+from lmgate.translate.anthropic import obj as as_object
 from lmgate.translate.anthropic_stream import ChunkTranslator, upstream_error
 from lmgate.translate.anthropic_upstream import (
     DEFAULT_MAX_TOKENS,
@@ -100,7 +101,7 @@ class AnthropicSSEStream(UpstreamStream):
                 raise upstream_error(self._json(data), self._deployment.name)
             elif name in (b"message_start", b"message_delta"):
                 obj = self._json(data)
-                usage = obj.get("usage") if name == b"message_delta" else (obj.get("message") or {}).get("usage")
+                usage = obj.get("usage") if name == b"message_delta" else as_object(obj.get("message")).get("usage")
                 if isinstance(usage, dict):
                     self._counts.update({k: v for k, v in usage.items() if v is not None})
                     self.usage = usage_of(self._counts)
