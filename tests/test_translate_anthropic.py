@@ -168,7 +168,7 @@ def test_claude_code_request_is_accepted_and_mapped():
     assert out["messages"][1]["content"] == [{"type": "text", "text": "<system-reminder>ctx</system-reminder>"}, {"type": "text", "text": "list files"}]
     assert out["messages"][2] == {"role": "system", "content": "late instructions"}
     assert [t["function"]["name"] for t in out["tools"]] == ["Bash", "Later"]  # the server tool is Anthropic's own
-    assert out["user"] == '{"session":"abc"}' and out["reasoning_effort"] == "high" and out["max_tokens"] == 32000
+    assert out["user"] == '{"session":"abc"}' and "reasoning_effort" not in out and out["max_tokens"] == 32000
     assert out["stream"] is True and out["stream_options"] == {"include_usage": True}
     assert "cache_control" not in json.dumps(out) and "context_management" not in out and "defer_loading" not in json.dumps(out)
     assert not tr.shows_thinking(body)  # display omitted: no thinking blocks go back
@@ -199,10 +199,11 @@ def test_user_turn_with_several_results_puts_them_before_its_text():
         ({"type": "enabled", "budget_tokens": 10000}, None, "medium"),  # "think hard"
         ({"type": "enabled", "budget_tokens": 31999}, None, "high"),  # "ultrathink"
         ({"type": "enabled", "budget_tokens": 31999}, "low", "low"),  # an explicit effort wins
+        ({"type": "enabled", "budget_tokens": 2048}, "max", "high"),
         ({"type": "adaptive"}, None, None),  # the model decides: nothing to say upstream
-        ({"type": "adaptive"}, "max", "high"),
+        ({"type": "adaptive"}, "high", None),  # what Claude Code sends on every request
         ({"type": "disabled"}, "high", None),
-        (None, "xhigh", "high"),
+        (None, "xhigh", None),
     ],
 )
 def test_thinking_and_effort_map_to_reasoning_effort(thinking, effort, want):

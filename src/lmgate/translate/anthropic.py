@@ -13,8 +13,9 @@ docs/anthropic.md):
   as `toolu_X` (ids with characters Anthropic does not allow are base64url-encoded behind
   `toolu_lmg-`), and the client's `toolu_…` ids map back to `X`, so restricted ids such as Mistral's
   nine alphanumerics survive the round trip;
-- `thinking` (`enabled` with `budget_tokens`, `adaptive`) and `output_config.effort` become
-  `reasoning_effort` (budget below 4096 -> low, below 16384 -> medium, else high); the upstream's
+- `thinking: enabled` becomes `reasoning_effort`: `output_config.effort` when given, else by budget
+  (below 4096 -> low, below 16384 -> medium, else high); `adaptive` (the model decides) sends no
+  effort, so models that cannot reason still answer Claude Code (see `reasoning_effort`); the upstream's
   reasoning comes back as `thinking` blocks only when the client enabled thinking and did not ask
   for `display:"omitted"`; those blocks carry the signature `SIGNATURE`, which marks them as not
   made by Anthropic;
@@ -305,19 +306,18 @@ def _tool_choice(choice: Any, out: dict[str, Any]) -> None:
 
 
 def reasoning_effort(body: dict[str, Any]) -> str | None:
-    """`output_config.effort`, else the thinking budget's band; None when thinking is off or unset."""
-    thinking = body.get("thinking")
-    kind = thinking.get("type") if isinstance(thinking, dict) else None
-    if kind == "disabled":
+    """With `thinking: enabled`: `output_config.effort`, else the budget's band. Otherwise None:
+    `adaptive` leaves it to the model, and Claude Code sends `adaptive` with `effort: high` on every
+    request — passed on, that would make models that cannot reason (Ollama answers 400 "does not
+    support thinking", OpenAI's non-reasoning models refuse `reasoning_effort`) fail every request."""
+    thinking = obj(body.get("thinking"))
+    if thinking.get("type") != "enabled":
         return None
-    config = body.get("output_config")
-    effort = config.get("effort") if isinstance(config, dict) else None
+    effort = obj(body.get("output_config")).get("effort")
     if isinstance(effort, str) and effort in EFFORTS:
         return EFFORTS[effort]
-    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
-    if kind == "enabled" and isinstance(budget, int):
-        return effort_for_budget(budget)
-    return None
+    budget = thinking.get("budget_tokens")
+    return effort_for_budget(budget) if isinstance(budget, int) else None
 
 
 def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
