@@ -215,7 +215,13 @@ class ToolModelOpenAI(FakeServer):
     def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/tokenize", self._tokenize)  # vLLM's, at the server root
         return app
+
+    async def _tokenize(self, request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read())
+        self.seen.append(SeenRequest(request.path, dict(request.headers), body))
+        return web.json_response({"count": 77, "max_model_len": 4096, "tokens": list(range(77))})
 
     def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
         results = _tool_results(body.get("messages") or [], anthropic=False)

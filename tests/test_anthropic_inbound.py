@@ -56,6 +56,8 @@ model_list:
     litellm_params: {{model: mock/echo, mock_response: hello from mock}}
   - model_name: claude-first
     litellm_params: {{model: anthropic/claude-test-1, api_base: {claude_up.base}, api_key: sk-ant-upstream}}
+  - model_name: via-vllm
+    litellm_params: {{model: hosted_vllm/tool-model, api_base: {tool_model.base}}}
 router_settings: {{num_retries: 0}}
 litellm_settings:
   fallbacks: [{{claude-first: [via-openai]}}]
@@ -263,6 +265,10 @@ def test_models_count_tokens_and_auth(tool_model, ollama_up, claude_up, make_gat
     assert native.input_tokens == 42  # Anthropic's own count
     assert claude_up.seen[-1].path == "/v1/messages/count_tokens" and claude_up.seen[-1].body["model"] == "claude-test-1"
     assert "max_tokens" not in claude_up.seen[-1].body
+    vllm = by_key.messages.count_tokens(model="via-vllm", messages=HI, system="be brief")
+    assert vllm.input_tokens == 77  # vLLM's own /tokenize
+    asked = tool_model.seen[-1]
+    assert asked.path == "/tokenize" and asked.body["messages"] == [{"role": "system", "content": "be brief"}, *HI]
     with pytest.raises(anthropic.AuthenticationError) as bad:
         anthropic.Anthropic(base_url=gw.url, api_key="wrong", max_retries=0).messages.create(model="via-mock", max_tokens=5, messages=HI)
     assert bad.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
