@@ -135,6 +135,9 @@ def test_upstream_refusal_is_the_clients_400(oai, claude_up, tool_model):
     assert tool_model.seen == []  # a client's 400 does not fall back
     with pytest.raises(openai.BadRequestError, match="chat"):
         oai.embeddings.create(model="claude", input="x")
+    with pytest.raises(openai.BadRequestError, match="'n': 2"):
+        oai.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}], n=2)
+    assert claude_up.calls == 1  # neither went upstream
 
 
 def test_doctor_checks_an_anthropic_deployment(tmp_path, claude_up):

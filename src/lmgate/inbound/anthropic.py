@@ -9,7 +9,6 @@ rendered back as Anthropic messages and events.
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,9 +82,10 @@ class AnthropicProtocol(InboundProtocol):
         return BY_PATH if request.path in PATHS else NOT_MINE
 
     def render_error(self, err: GatewayError) -> web.Response:
-        request_id = "req_" + secrets.token_hex(12)
-        body = {**error_body(err.status, err.message), "request_id": request_id}
-        headers = {**retry_after_headers(err), "request-id": request_id}
+        """Anthropic's error body; its `request_id` and `request-id` header are lmgate's request id."""
+        ident = tracking.request_id(tracking.current_record())
+        body = {**error_body(err.status, err.message), "request_id": ident}
+        headers = {**retry_after_headers(err), "request-id": ident, "x-request-id": ident}
         return web.Response(status=err.status, body=orjson.dumps(body), content_type=JSON, headers=headers)
 
     def renderer(self, greq: GatewayRequest) -> _Renderer:

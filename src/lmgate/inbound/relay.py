@@ -14,13 +14,16 @@ from aiohttp import web
 from lmgate.core import GatewayRequest, UpstreamReply
 from lmgate.errors import GatewayError, UpstreamError
 from lmgate.inbound.base import InboundProtocol
+from lmgate.inbound.model_name import ModelSplicer
 from lmgate.observability import tracking
 from lmgate.routing.router import ROUTE_HEADER, RouteResult
 from lmgate.server.state import state
 
 
-def route_headers(result: RouteResult) -> dict[str, str]:
-    return {"x-lmgate-deployment": result.deployment.name, ROUTE_HEADER: result.trace.header()}
+def answer_headers(request: web.Request, result: RouteResult) -> dict[str, str]:
+    headers = {"x-lmgate-deployment": result.deployment.name, ROUTE_HEADER: result.trace.header()}
+    headers.update(tracking.id_headers(tracking.current_record(), request))
+    return headers
 
 
 async def respond(request: web.Request, greq: GatewayRequest, protocol: InboundProtocol) -> web.StreamResponse:
@@ -37,12 +40,15 @@ async def respond(request: web.Request, greq: GatewayRequest, protocol: InboundP
         raise
     tracking.note_route(rec, result, st.config)
     answer = result.answer
-    headers = route_headers(result)
+    headers = answer_headers(request, result)
     if isinstance(answer, UpstreamReply):
         tracking.note_upstream_done(rec, time.perf_counter() - started, answer.usage)
         if rec is not None and rec.content is not None:
             tracking.note_completion(rec, answer.canonical())
-        body = answer.raw if result.native else protocol.renderer(greq).body(answer.canonical())
+        if result.native:
+            body = ModelSplicer(greq.model)(answer.raw)
+        else:
+            body = protocol.renderer(greq).body(answer.canonical())
         headers["Content-Type"] = protocol.content_type
         return web.Response(body=body, headers=headers)
 
@@ -52,10 +58,11 @@ async def respond(request: web.Request, greq: GatewayRequest, protocol: InboundP
         await resp.prepare(request)
         try:
             if renderer is None:
+                splice = ModelSplicer(greq.model)
                 async for frame in answer.frames():
                     if rec is not None and rec.ttft_s is None:
                         rec.mark_first_byte()
-                    await resp.write(frame)
+                    await resp.write(splice(frame))
             else:
                 async for chunk in answer.chunks():
                     data = renderer.chunk(chunk)

@@ -184,6 +184,7 @@ class Anthropic(Provider):
             body = drop_foreign_thinking(request.body) or dict(request.body)
             body["model"] = deployment.upstream_model
             return body
+        self.refuse_choices(deployment, request)
         canonical = {**deployment.request_defaults, **request.canonical()}
         limit = deployment.request_defaults.get("max_tokens")
         return messages_request(

@@ -161,9 +161,6 @@ def messages_request(body: dict[str, Any], model: str, stream: bool, max_tokens:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("'messages' must be a non-empty array of messages", param="messages")
-    n = body.get("n")
-    if isinstance(n, int) and n > 1:
-        raise BadRequest("an Anthropic model answers with one choice: 'n' must be 1", param="n")
     system, turns = anthropic_messages(messages)
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
     limit = limit if isinstance(limit, int) and limit > 0 else max_tokens
