@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint typecheck unit bench e2e-claude clean
+.PHONY: serve test lint typecheck unit bench deploy-check e2e-claude clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ $(CLAUDE):
 # Claude Code -> lmgate -> a loopback model (OpenAI-compatible and Ollama): one Bash tool round trip each.
 e2e-claude: $(STAMP) $(CLAUDE)
 	LMGATE_E2E_CLAUDE=$(CLAUDE) $(BIN)/pytest tests/e2e_claude_code.py -q
+
+# Lint, render and schema-validate the Dockerfile, Helm chart, manifests, Flux files and systemd unit
+# (docs/deploy.md). Installs its tools on first use into $(DEPLOY_TOOLS).
+DEPLOY_TOOLS ?= $(HOME)/.cache/lmgate-deploy-tools
+deploy-check: $(STAMP)
+	DEPLOY_TOOLS=$(DEPLOY_TOOLS) LMGATE=$(BIN)/lmgate bash deploy/check/run.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
