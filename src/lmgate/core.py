@@ -46,6 +46,8 @@ class GatewayRequest:
     # the inbound protocol's translation of `body` to the OpenAI form; None when body already is OpenAI
     to_canonical: Callable[[GatewayRequest], dict[str, Any]] | None = field(default=None, repr=False)
     received_ns: int = 0  # perf_counter_ns when the handler started, for protocols that report durations
+    # client headers an upstream of the same wire should see (Anthropic's `anthropic-beta`)
+    forward_headers: dict[str, str] = field(default_factory=dict)
     canonical_body: dict[str, Any] | None = field(default=None, repr=False)  # computed once, by canonical()
 
     def canonical(self) -> dict[str, Any]:

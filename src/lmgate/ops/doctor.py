@@ -246,12 +246,34 @@ async def _openai(session: aiohttp.ClientSession, d: Deployment, key: str | None
     check_path = d.adapter.key_check_path(d.provider)
     if check_path and not await _key_check(session, d, key, check_path, rep):
         return False
+    return _model_listed(d, ids, f"{base}/models", rep)
+
+
+async def _anthropic(session: aiohttp.ClientSession, d: Deployment, key: str | None, rep: DeploymentReport) -> bool:
+    """Anthropic lists models at <base>/v1/models with its own auth (x-api-key, anthropic-version)."""
+    url = d.api_base + "/v1/models"
+    headers = {k: v for k, v in d.headers.items() if k.lower() != "x-api-key"} | ({"x-api-key": key} if key else {})
+    listing = await request_json(session, "GET", url, headers=headers)
+    if not _transport_ok(listing, d.api_base, rep, ollama=False) or not _auth_ok(listing, d, rep):
+        return False
+    data = listing.data.get("data") if listing.ok and isinstance(listing.data, dict) else None
+    if not isinstance(data, list):
+        fix = "api_base: the API's root, e.g. https://api.anthropic.com (lmgate appends /v1/messages)"
+        rep.add("path", "fail", f"GET {url} answered {listing.status}: {listing.error_message() or '(no model list)'}", fix)
+        return False
+    ids = [str(m.get("id")) for m in data if isinstance(m, dict)]
+    rep.add("reach", "ok", f"{url} answered in {listing.elapsed * 1000:.0f} ms ({len(ids)} models)")
+    return _model_listed(d, ids, url, rep)
+
+
+def _model_listed(d: Deployment, ids: list[str], listing_url: str, rep: DeploymentReport) -> bool:
     if d.upstream_model in ids:
         rep.add("model", "ok", f"model {d.upstream_model} is listed")
         return True
+    base = d.api_base
     near = names.closest(d.upstream_model, ids)
     hint = f" (closest: {', '.join(near)})" if near else ""
-    fix = f"model: {d.provider}/{near[0]}" if near else f"pick a model from GET {base}/models"
+    fix = f"model: {d.provider}/{near[0]}" if near else f"pick a model from GET {listing_url}"
     if source := d.adapter.catalog(d.provider):
         fix = f"lmgate catalog {source} --config <this file> (suggests replacements; --write applies them)"
     rep.add("model", "fail", f"{URL(base).host} does not list '{d.upstream_model}'{hint}", fix)
@@ -359,6 +381,8 @@ async def check_deployment(
         usable = True
     elif probe == "ollama":
         usable = await _ollama(session, d, key, rep)
+    elif probe == "anthropic":
+        usable = await _anthropic(session, d, key, rep)
     else:
         usable = await _openai(session, d, key, rep)
     if deep and usable and rep.healthy:

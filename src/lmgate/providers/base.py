@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from lmgate.providers.http import UpstreamPool
 
 # How `lmgate doctor` checks a deployment before any inference: GET /api/tags (Ollama), GET /models
-# (OpenAI-compatible), or nothing (built in).
-ProbeKind = Literal["ollama", "openai", "none"]
+# (OpenAI-compatible), GET /v1/models with x-api-key (Anthropic), or nothing (built in).
+ProbeKind = Literal["ollama", "openai", "anthropic", "none"]
 
 
 class Provider(ABC):
@@ -65,6 +65,11 @@ class Provider(ABC):
 
     def catalog(self, prefix: str) -> str | None:
         """The `lmgate catalog` source that lists this upstream's models, if there is one."""
+        return None
+
+    async def count_tokens(self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest) -> int | None:
+        """The upstream's own count of a request's input tokens, when it serves one (else None: the
+        inbound protocol estimates)."""
         return None
 
     def refuse_choices(self, deployment: Deployment, request: GatewayRequest) -> None:

@@ -32,11 +32,12 @@ class Vendor:
     free_suffix: str | None = None  # models whose name ends so are free tiers (OpenRouter ":free")
     key_check_path: str | None = None  # lists models without a key: this path checks it
     catalog: str | None = None  # `lmgate catalog <name>` lists its models
+    tokenize: bool = False  # serves vLLM's POST /tokenize at the server root (exact prompt token counts)
 
 
 VENDORS: dict[str, Vendor] = {
     "openai": Vendor("https://api.openai.com/v1", "OPENAI_API_KEY"),
-    "hosted_vllm": Vendor(None, "HOSTED_VLLM_API_KEY", self_hosted=True),
+    "hosted_vllm": Vendor(None, "HOSTED_VLLM_API_KEY", self_hosted=True, tokenize=True),
     "openrouter": Vendor(
         "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", free_suffix=":free", key_check_path="/key",
         catalog="openrouter",
@@ -113,6 +114,20 @@ class OpenAICompatible(Provider):
             options["include_usage"] = True
             body["stream_options"] = options
         return body
+
+    async def count_tokens(self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest) -> int | None:
+        """vLLM's own count: POST <server root>/tokenize with the chat messages (and tools)."""
+        if not VENDORS[deployment.provider].tokenize:
+            return None
+        canonical = request.body_for(self.wire)
+        body = {"model": deployment.upstream_model, "messages": canonical.get("messages"), "add_generation_prompt": True}
+        if canonical.get("tools"):
+            body["tools"] = canonical["tools"]
+        root = deployment.api_base.removesuffix("/v1")
+        resp = await post(pool, deployment, root + "/tokenize", orjson.dumps(body), False)
+        _, data = await read_json(resp, deployment)
+        count = data.get("count")
+        return count if isinstance(count, int) else None
 
     async def send(
         self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest
