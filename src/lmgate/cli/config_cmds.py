@@ -18,6 +18,7 @@ def validate(config: ConfigOption = None) -> None:
     """Check a config file: exit 0 when it is valid, 1 with readable errors (file:line) otherwise."""
     cfg = load_or_exit(config)
     print_problems(f"{len(cfg.warnings)} warning(s):", cfg.warnings, "yellow")
+    print_problems(f"{len(cfg.inert)} key(s) accepted without effect:", cfg.inert, "cyan")
     console.print(
         f"[green]valid[/green]: {len(cfg.aliases)} models, {len(cfg.deployments)} deployments "
         f"({cfg.source or 'embedded default'})"
@@ -38,6 +39,8 @@ def models(config: ConfigOption = None) -> None:
     for alias, deps in cfg.aliases.items():
         for d in deps:
             table.add_row(alias, d.name, f"{d.provider}/{d.upstream_model}", _host(d.api_base), f"{d.timeout:g}", d.mode)
+    for u in cfg.unsupported:
+        table.add_row(u.alias, "-", u.model, "-", "-", u.reason)
     console.print(table)
     if not cfg.aliases:
         raise typer.Exit(0)

@@ -28,7 +28,7 @@ from lmgate.config.runtime import RuntimeConfig, UnsupportedDeployment
 from lmgate.config.schema import ConfigFile, ModelEntry
 from lmgate.core import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Deployment, Timeouts
 from lmgate.providers import adapter_for, known_prefixes
-from lmgate.providers.unsupported import not_supported, unsupported_prefix
+from lmgate.providers.unsupported import unservable
 from lmgate.routing.error_classes import FAILS_SUFFIX, RETRY_SUFFIX, compile_class_policy
 
 ENV_PREFIX = "os.environ/"
@@ -291,10 +291,11 @@ def compile_config(text: str, name: str, source: Path | None = None) -> RuntimeC
     deployments: list[Deployment] = []
     unsupported: list[UnsupportedDeployment] = []
     for index, entry in enumerate(cfg.model_list):
-        if (prefix := unsupported_prefix(entry.litellm_params.model)) is not None:
-            at = (*("model_list", index), "litellm_params", "model")
-            unsupported.append(UnsupportedDeployment(entry.model_name, prefix, entry.litellm_params.model, doc.where(at)))
-            warnings.append(doc.problem(at, f"{not_supported(prefix)}; this deployment is never routed to"))
+        if (skip := unservable(entry.litellm_params.model)) is not None:
+            at = ("model_list", index, "litellm_params", "model")
+            provider, why = skip
+            unsupported.append(UnsupportedDeployment(entry.model_name, provider, entry.litellm_params.model, doc.where(at), why))
+            warnings.append(doc.problem(at, f"{why}; this deployment is never routed to"))
             continue
         dep = _compile_entry(doc, cfg, index, entry, errors, warnings)
         if dep is not None:

@@ -31,6 +31,7 @@ class UnsupportedDeployment:
     provider: str
     model: str  # litellm_params.model as written
     where: str  # file:line
+    reason: str = ""  # why it is never routed to: "provider 'bedrock' is not supported by lmgate yet"
 
 
 @dataclass(slots=True)

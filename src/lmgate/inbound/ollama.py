@@ -46,11 +46,11 @@ def _json(obj: Any) -> web.Response:
 
 def _resolve(request: web.Request, name: Any) -> str:
     """The alias an Ollama client means (`alias` or `alias:latest`); 404 in Ollama's words otherwise."""
-    aliases = state(request).config.aliases
+    cfg = state(request).config
     if isinstance(name, str) and name:
-        if name in aliases:
+        if cfg.resolve(name) is not None:
             return name
-        if name.endswith(":latest") and name[: -len(":latest")] in aliases:
+        if name.endswith(":latest") and cfg.resolve(name[: -len(":latest")]) is not None:
             return name[: -len(":latest")]
     if not isinstance(name, str) or not name:
         raise BadRequest("model is required")
@@ -112,7 +112,7 @@ async def show(request: web.Request) -> web.Response:
     body = await read_json_body(request)
     cfg = state(request).config
     alias = _resolve(request, body.get("model") or body.get("name"))
-    dep = cfg.aliases[alias][0]
+    dep = cfg.aliases[state(request).router.resolve(alias)][0]
     model_info: dict[str, Any] = {"general.architecture": "lmgate", "general.basename": alias}
     limit = dep.info.max_input_tokens or dep.info.max_tokens if dep.info else None
     if limit:

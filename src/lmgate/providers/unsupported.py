@@ -15,5 +15,18 @@ def unsupported_prefix(model: str) -> str | None:
     return prefix if prefix in LITELLM_PROVIDERS else None
 
 
+def unservable(model: str) -> tuple[str, str] | None:
+    """(provider, why) for a `litellm_params.model` lmgate loads but never routes to: a provider it does
+    not support yet, or one it does with no model after the slash (LiteLLM's image-generation
+    entries such as `azure/`)."""
+    prefix = unsupported_prefix(model)
+    if prefix is not None:
+        return prefix, not_supported(prefix)
+    head, sep, rest = model.partition("/")
+    if sep and not rest.strip() and adapter_for(head) is not None:
+        return head, f"no model after '{head}/' (LiteLLM uses such entries for image generation, which lmgate does not serve)"
+    return None
+
+
 def not_supported(provider: str) -> str:
     return f"provider '{provider}' is not supported by lmgate yet"

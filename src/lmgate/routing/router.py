@@ -34,7 +34,6 @@ from lmgate.limits import MemoryQuotas, Quota, QuotaStore
 from lmgate.limits.base import WORKERS_ENV, share, worker_count
 from lmgate.limits.parallel import MemoryParallel, ParallelStore
 from lmgate.providers.http import UpstreamPool
-from lmgate.providers.unsupported import not_supported
 from lmgate.routing.cooldowns import CooldownStore, MemoryCooldowns
 from lmgate.routing.error_classes import error_class
 from lmgate.routing.outcomes import Verdict, backoff_delay, classify
@@ -149,8 +148,8 @@ class Router:
         if unserved:
             providers = ", ".join(sorted({u.provider for u in unserved}))
             raise ProviderNotSupported(
-                f"model '{requested}' is served only by deployments of providers lmgate does not support yet "
-                f"({providers}): {'; '.join(not_supported(u.provider) + f' ({u.where})' for u in unserved)}",
+                f"model '{requested}' is served only by deployments lmgate cannot route to yet ({providers}): "
+                + "; ".join(f"{u.reason} ({u.where})" for u in unserved),
                 param="model",
             )
         return self.deployments(requested)[0].alias  # raises ModelNotFound
