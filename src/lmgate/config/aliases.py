@@ -117,8 +117,10 @@ def compile_aliases(
             if not g.hidden:
                 listed.append(g.name)
     table.patterns = [(compile_pattern(p), a) for p, a, _ in sorted(wild, key=lambda w: (-_specificity(w[0]), w[2]))]
+    # unserved wildcard names resolve too (to a 501 naming their provider), so `*` does not swallow them
+    every = [*aliases, *sorted(unserved)]
     names = sorted(
-        ((name, j) for j, name in enumerate(aliases) if is_pattern(name)), key=lambda w: (-_specificity(w[0]), w[1])
+        ((name, j) for j, name in enumerate(every) if is_pattern(name)), key=lambda w: (-_specificity(w[0]), w[1])
     )
     for name, _ in names:
         regex = compile_pattern(name)

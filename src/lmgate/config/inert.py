@@ -11,8 +11,20 @@ from typing import Any
 def _names(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
-# section -> keys accepted with no effect in lmgate
+# section ("" = top level, "litellm_params" = every model_list entry's) -> keys accepted with no effect
 NO_EFFECT: dict[str, frozenset[str]] = {
+    "": _names(
+        """
+        finetune_settings files_settings credential_list assistant_settings mcp_servers vector_store_registry
+        guardrails prompts search_tools
+        """
+    ),
+    "litellm_params": _names(
+        """
+        region_name mock_timeout input_cost_per_second output_cost_per_second base_model
+        use_in_pass_through litellm_credential_name merge_reasoning_content_in_choices tags
+        """
+    ),
     "router_settings": _names(
         """
         enable_pre_call_checks model_group_retry_policy routing_strategy_args cache_responses cache_kwargs
@@ -50,19 +62,27 @@ NO_EFFECT: dict[str, frozenset[str]] = {
     ),
 }
 # callbacks lmgate acts on (everything else named in litellm_settings.callbacks / success_callback is inert)
-ACTIVE_CALLBACKS = frozenset({"otel"})
+ACTIVE_CALLBACKS = frozenset({"otel", "prometheus"})  # prometheus: /metrics is always served
 CALLBACK_KEYS = ("callbacks", "success_callback")
 
 
 def inert_keys(data: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """(path, message) for every key set in `data` (the raw config) that lmgate does not act on."""
     for section, keys in NO_EFFECT.items():
-        values = data.get(section)
+        if section == "litellm_params":
+            continue
+        values = data if section == "" else data.get(section)
         if not isinstance(values, dict):
             continue
         for key in values:
             if key in keys and values[key] is not None:
-                yield (section, key), f"accepted, no effect in lmgate: {key}"
+                yield (*((section,) if section else ()), key), f"accepted, no effect in lmgate: {key}"
+    entries = data.get("model_list")
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        params = entry.get("litellm_params") if isinstance(entry, dict) else None
+        for key in params if isinstance(params, dict) else ():
+            if key in NO_EFFECT["litellm_params"]:
+                yield ("model_list", i, "litellm_params", key), f"accepted, no effect in lmgate: {key}"
     settings = data.get("litellm_settings")
     if isinstance(settings, dict):
         for key in CALLBACK_KEYS:

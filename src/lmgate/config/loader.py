@@ -162,7 +162,7 @@ def _unknown_keys(doc: _Doc, model: BaseModel, path: Path_, allowed: frozenset[s
 
 
 def _section_warnings(doc: _Doc, cfg: ConfigFile) -> list[str]:
-    warnings = _unknown_keys(doc, cfg, ())
+    warnings = _unknown_keys(doc, cfg, (), NO_EFFECT[""])
     for section in ("router_settings", "litellm_settings", "general_settings"):
         warnings += _unknown_keys(doc, getattr(cfg, section), (section,), NO_EFFECT[section])
     return warnings
@@ -211,7 +211,11 @@ def _compile_entry(
     for key in COST_KEYS:
         if key in extras and getattr(entry.model_info, key) is None:
             setattr(entry.model_info, key, extras.pop(key))
-    warnings += [doc.problem((*path, "litellm_params", k), "unknown key, kept but not used by lmgate") for k in extras]
+    warnings += [
+        doc.problem((*path, "litellm_params", k), "unknown key, kept but not used by lmgate")
+        for k in extras
+        if k not in NO_EFFECT["litellm_params"]
+    ]
 
     rs = cfg.router_settings
     drop = params.drop_params if params.drop_params is not None else cfg.litellm_settings.drop_params

@@ -130,7 +130,7 @@ async def list_models(request: web.Request) -> web.Response:
     cfg = state(request).config
     names = cfg.listed_models()
     if request.query.get("return_wildcard_routes", "").lower() == "true":
-        names += list(cfg.names.wildcard_aliases)
+        names += [n for n in cfg.names.wildcard_aliases if n in cfg.aliases]
     data = [_model_card(name, cfg.loaded_at) for name in names]
     return web.Response(body=orjson.dumps({"object": "list", "data": data}), content_type=JSON)
 
