@@ -96,7 +96,8 @@ def _card(alias: str, dep: Deployment, loaded_at: int) -> dict[str, Any]:
 
 async def tags(request: web.Request) -> web.Response:
     cfg = state(request).config
-    return _json({"models": [_card(a, deps[0], cfg.loaded_at) for a, deps in cfg.aliases.items()]})
+    names = cfg.listed_models()  # aliases and visible group aliases, as /v1/models lists them
+    return _json({"models": [_card(n, cfg.aliases[cfg.resolve(n) or n][0], cfg.loaded_at) for n in names]})
 
 
 def _capabilities(dep: Deployment) -> list[str]:
