@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import ollama
 import openai
 import pytest
 import yaml
@@ -144,6 +145,11 @@ def test_include_errors_name_the_included_file_and_line(tmp_path):
     text = "\n".join(err.value.errors)
     assert f"{tmp_path / 'settings.yaml'}:2: router_settings.num_retries: also set at {main}:6" in text
     assert "include[2]: cannot read" in text and "missing.yaml" in text
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("include: loop.yaml\nmodel_list: []\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(loop)
+    assert err.value.errors == [f"{loop}:1: include[0]: loop.yaml includes itself (through loop.yaml)"]
     (main).write_text(main.read_text().replace(", missing.yaml", "").replace("  num_retries: 2\n", "  timeout: 5\n"))
     with pytest.raises(ConfigError) as err:
         load_config(main)
@@ -178,6 +184,10 @@ router_settings:
         client.chat.completions.create(model="local/Qwen/Qwen3-8B", messages=msgs)
         assert catch_all.seen[-1].body["model"] == "Qwen/Qwen3-8B"
         assert [m.id for m in client.models.list()] == ["cloud-minimax", "gpt-4"]
+        # Ollama clients resolve the same names (an Anthropic or Ollama front end sees what OpenAI clients see)
+        said = ollama.Client(host=gw.url).chat(model="claude-opus-4-1", messages=msgs, stream=False)
+        assert said.message.content == "from minimax"
+        assert [m.model for m in ollama.Client(host=gw.url).list().models] == ["cloud-minimax", "gpt-4"]
         assert client.models.retrieve("gpt-4").id == "gpt-4"
         with pytest.raises(openai.NotFoundError):
             client.chat.completions.create(model="mistral-large", messages=msgs)

@@ -131,12 +131,14 @@ def _parse_part(text: str, name: str) -> tuple[dict[str, Any], Lines]:
     return doc.data, doc.lines
 
 
-def _with_includes(doc: _Doc, base: Path) -> _Doc:
-    """`include:` files merged in (config/includes.py); their problems raise at once."""
+def _with_includes(doc: _Doc, source: Path | None) -> _Doc:
+    """`include:` files merged in (config/includes.py), relative to the config's directory (else the
+    working directory); their problems raise at once."""
     if INCLUDE_KEY not in doc.data:
         return doc
     errors: list[str] = []
-    merge_includes(doc.data, doc.lines, doc.name, base, _parse_part, errors)
+    base, seen = (source.parent, (source.resolve(),)) if source else (Path.cwd(), ())
+    merge_includes(doc.data, doc.lines, doc.name, base, _parse_part, errors, seen)
     if errors:
         raise ConfigError(errors)
     return doc
@@ -277,7 +279,7 @@ def _named(deployments: list[Deployment], doc: _Doc, errors: list[str]) -> list[
 
 
 def compile_config(text: str, name: str, source: Path | None = None) -> RuntimeConfig:
-    doc = _with_includes(_parse(text, name), source.parent if source else Path.cwd())
+    doc = _with_includes(_parse(text, name), source)
     errors: list[str] = []
     env_vars = doc.data.get("environment_variables") or {}
     if isinstance(env_vars, dict):
