@@ -235,6 +235,9 @@ litellm_settings:
         assert err.value.status_code == 501
         assert "provider 'vertex_ai' is not supported by lmgate yet (test-config.yaml:8)" in str(err.value)
         assert "gemini-pro" not in {m.id for m in client.models.list()}
+        body = httpx.get(gw.url + "/health").json()
+        assert {"model_name": "gemini-pro", "model": "vertex_ai/gemini-1.5-pro", "where": "test-config.yaml:8",
+                "reason": "provider 'vertex_ai' is not supported by lmgate yet"} in body["unsupported"]
         tags = httpx.get(gw.url + "/api/tags").json()["models"]
         assert "gemini-pro" not in {m["name"] for m in tags}
         r = httpx.post(gw.url + "/api/chat", json={"model": "gemini-pro", "messages": msgs, "stream": False})

@@ -66,6 +66,7 @@ def test_a_full_deployment_is_skipped_like_one_over_quota(tiers: Tiers, make_gat
     thread, out = _in_flight(first)
     wait_for(lambda: tiers.cloud.calls == 1)
     gw = second if backend else first
+    assert health(gw)["cloud-kimi"]["max_parallel_requests"] == 1
     r = chat(gw)
     assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "from vllm"
     assert hops(r.headers[ROUTE]) == [("cloud-kimi", "busy"), ("vllm-qwen", "ok")]

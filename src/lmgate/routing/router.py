@@ -130,6 +130,10 @@ class Router:
     def quota_of(self, name: str) -> Quota:
         return self._quota.get(name) or Quota()
 
+    def parallel_of(self, name: str) -> int | None:
+        """This process's max_parallel_requests for a deployment (None: unlimited)."""
+        return self._parallel.get(name)
+
     def deployments(self, alias: str) -> list[Deployment]:
         deps = self.config.aliases.get(alias)
         if not deps:
