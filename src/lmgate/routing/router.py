@@ -88,6 +88,12 @@ class Refusal:
 AliasOutcome = RouteResult | Refusal | UpstreamError | None  # None: every deployment was skipped
 
 
+def _unknown(model: str) -> ModelNotFound:
+    return ModelNotFound(
+        f"model '{model}' is not served by this gateway; GET /v1/models lists the available models", param="model"
+    )
+
+
 class Router:
     def __init__(
         self,
@@ -137,16 +143,13 @@ class Router:
     def deployments(self, alias: str) -> list[Deployment]:
         deps = self.config.aliases.get(alias)
         if not deps:
-            raise ModelNotFound(
-                f"model '{alias}' is not served by this gateway; GET /v1/models lists the available models",
-                param="model",
-            )
+            raise _unknown(alias)
         return deps
 
     def resolve(self, requested: str) -> str:
         """The alias a requested name routes to; 404 when none, 501 when only unsupported providers serve it."""
         alias = self.config.resolve(requested)
-        if alias is not None and alias in self.config.aliases:
+        if alias in self.config.aliases:
             return alias
         unserved = self.config.unserved(alias) if alias is not None else []
         if unserved:
@@ -156,7 +159,7 @@ class Router:
                 + "; ".join(f"{u.reason} ({u.where})" for u in unserved),
                 param="model",
             )
-        return self.deployments(requested)[0].alias  # raises ModelNotFound
+        raise _unknown(requested)
 
     def plan(self, alias: str) -> list[str]:
         """The aliases tried for `alias`, in order (without the special chains)."""
