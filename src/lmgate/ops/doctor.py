@@ -338,7 +338,7 @@ async def check_deployment(
         return rep
     probe = d.adapter.probe
     if probe == "none":
-        rep.add("reach", "ok", "not probed (lmgate doctor has no probe for this provider)" if d.adapter.needs_network else "built in (no network)")
+        rep.add("reach", "ok", "no listing probe for this provider: --deep sends it one tiny request" if d.adapter.needs_network else "built in (no network)")
         usable = True
     elif probe == "ollama":
         usable = await _ollama(session, d, key, rep)
