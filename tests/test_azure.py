@@ -3,6 +3,9 @@ path, the api-version query and the api-key header and answers in Azure's shapes
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -132,3 +135,17 @@ def test_wrong_key_is_azures_401_and_the_key_never_shows(azure, make_gateway, mo
     assert err.value.status_code == 401
     assert "Access denied due to invalid subscription key" in str(err.value)
     assert "sk-wrong-azure-key-123456" not in str(err.value)
+
+
+def test_doctor_deep_checks_azure_with_one_request(azure, tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(config(azure))
+    res = subprocess.run(
+        [sys.executable, "-m", "lmgate", "doctor", "--config", str(path), "--deep", "--json", "--model", "gpt-4o"],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "AZURE_API_KEY": azure.key},
+    )
+    report = json.loads(res.stdout)
+    (dep,) = [d for d in report["deployments"] if d["alias"] == "gpt-4o"]
+    assert [f["check"] for f in dep["findings"]] == ["reach", "inference"], dep
+    assert dep["findings"][1]["level"] == "ok" and dep["healthy"]
+    assert azure.seen[-1].path == "/openai/deployments/gpt-4o-eu/chat/completions"
