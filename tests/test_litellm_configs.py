@@ -168,6 +168,8 @@ model_list:
     litellm_params: {{model: openai/MiniMax-M2, api_base: "{minimax.base}"}}
   - model_name: "local/*"
     litellm_params: {{model: "hosted_vllm/*", api_base: "{catch_all.base}"}}
+  - model_name: "fo::*:static::*"  # LiteLLM's docs example of a pattern with two wildcards
+    litellm_params: {{model: "openai/fo::*:static::*", api_base: "{catch_all.base}"}}
 router_settings:
   model_group_alias:
     "claude-*": cloud-minimax
@@ -183,6 +185,8 @@ router_settings:
         assert minimax.seen[-1].body["model"] == "MiniMax-M2"
         client.chat.completions.create(model="local/Qwen/Qwen3-8B", messages=msgs)
         assert catch_all.seen[-1].body["model"] == "Qwen/Qwen3-8B"
+        client.chat.completions.create(model="fo::hi::static::hi", messages=msgs)
+        assert catch_all.seen[-1].body["model"] == "fo::hi::static::hi"
         assert [m.id for m in client.models.list()] == ["cloud-minimax", "gpt-4"]
         # Ollama clients resolve the same names (an Anthropic or Ollama front end sees what OpenAI clients see)
         said = ollama.Client(host=gw.url).chat(model="claude-opus-4-1", messages=msgs, stream=False)
