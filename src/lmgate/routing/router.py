@@ -181,10 +181,11 @@ class Router:
             log.info("route %s: %s", request.model, trace.header())
         return result
 
-    async def _route(self, request: GatewayRequest, trace: RouteTrace, requested: str) -> RouteResult:
-        outcome, alias = await self._walk(self.plan(requested), request, trace)
+    async def _route(self, request: GatewayRequest, trace: RouteTrace, resolved: str) -> RouteResult:
+        """Walk the plan of `resolved` (the alias the requested name resolved to)."""
+        outcome, alias = await self._walk(self.plan(resolved), request, trace)
         if isinstance(outcome, Refusal):
-            special = self._special_chain(outcome.verdict, alias, requested)
+            special = self._special_chain(outcome.verdict, alias, resolved)
             if not special:
                 raise outcome.error
             refused = outcome.error
@@ -196,7 +197,7 @@ class Router:
             return outcome
         if outcome is not None:
             raise outcome
-        raise self._nothing_sent(requested, trace)
+        raise self._nothing_sent(resolved, trace)
 
     async def _walk(
         self, plan: Iterable[str], request: GatewayRequest, trace: RouteTrace
