@@ -132,6 +132,7 @@ class Deployment:
     rpm: int | None = None
     tpm: int | None = None
     rpd: int | None = None
+    max_parallel: int | None = None  # requests in flight at once (max_parallel_requests)
     weight: float = 1.0
     extra_headers: dict[str, str] = field(default_factory=dict)
     organization: str | None = None
@@ -140,6 +141,8 @@ class Deployment:
     params: dict[str, Any] = field(default_factory=dict)
     # OpenAI request parameters from litellm_params, applied when the client did not send them
     request_defaults: dict[str, Any] = field(default_factory=dict)
+    # request parameters removed before sending (drop_params / additional_drop_params)
+    drop_keys: frozenset[str] = frozenset()
     # prepared at compile time (config/loader.py), read on the request path
     headers: dict[str, str] = field(default_factory=dict, repr=False)  # what the adapter sends, auth included
     timeouts: Timeouts | None = field(default=None, repr=False)

@@ -19,6 +19,7 @@ import aiohttp
 from yarl import URL
 
 from lmgate.config import Deployment
+from lmgate.config.runtime import UnsupportedDeployment
 from lmgate.core import GatewayRequest
 from lmgate.errors import GatewayError
 from lmgate.ops import names
@@ -377,7 +378,7 @@ async def check_deployment(
         return rep
     probe = d.adapter.probe
     if probe == "none":
-        rep.add("reach", "ok", "built in (no network)")
+        rep.add("reach", "ok", "no listing probe for this provider: --deep sends it one tiny request" if d.adapter.needs_network else "built in (no network)")
         usable = True
     elif probe == "ollama":
         usable = await _ollama(session, d, key, rep)
@@ -444,4 +445,12 @@ async def run_doctor(
     finally:
         await pool.close()
     report.chains = judge_chains(loaded, report.deployments, alias)
+    # after judging: a deployment never routed to makes no chain healthier
+    report.deployments += [_unsupported(u) for u in loaded.config.unsupported if alias in (None, u.alias)]
     return report
+
+
+def _unsupported(u: UnsupportedDeployment) -> DeploymentReport:
+    rep = DeploymentReport("-", u.alias, u.model, "-")
+    rep.add("provider", "warn", f"{u.reason} ({u.where}); never routed to", "serve this model through a supported provider, or leave it: the rest of the config works")
+    return rep

@@ -31,6 +31,8 @@ class Provider(ABC):
     wire: ClassVar[str]
     # provider-specific litellm_params keys this adapter reads (kept in Deployment.params)
     param_keys: ClassVar[frozenset[str]] = frozenset()
+    # litellm_params keys of `param_keys` that default to an environment variable when absent
+    param_env: ClassVar[dict[str, str]] = {}
     needs_network: ClassVar[bool] = True
     probe: ClassVar[ProbeKind] = "openai"
     is_ollama_instance: ClassVar[bool] = False  # the ops commands' ps/pull/rm/catalog apply
@@ -58,6 +60,10 @@ class Provider(ABC):
         """True when this upstream never costs money (local, self-hosted, a free tier): it then never
         counts against a money budget, whatever the price table says."""
         return False
+
+    def unsupported_params(self, prefix: str) -> frozenset[str]:
+        """Request parameters this upstream rejects: `drop_params: true` removes them before sending."""
+        return frozenset()
 
     def key_check_path(self, prefix: str) -> str | None:
         """A path under api_base that checks the key when the model listing does not (OpenRouter)."""
