@@ -118,9 +118,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     body = await read_json_body(request)
     model = require_model(body)
     st = state(request)
-    deployments = st.config.aliases.get(model)
-    if not deployments:
-        raise _unknown(model)
+    deployments = st.router.deployments(st.router.resolve(model))  # group aliases and wildcards too
     greq = GatewayRequest(
         "chat", NAME, {**body, "max_tokens": 1}, model, to_canonical=canonical_request, forward_headers=_forwarded(request)
     )
@@ -149,7 +147,7 @@ def _card(alias: str, loaded_at: int) -> dict[str, Any]:
 
 async def list_models(request: web.Request) -> web.Response:
     cfg = state(request).config
-    data = [_card(alias, cfg.loaded_at) for alias in cfg.aliases]
+    data = [_card(alias, cfg.loaded_at) for alias in cfg.listed_models()]
     page = {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
     return web.Response(body=orjson.dumps(page), content_type=JSON)
 
@@ -157,6 +155,6 @@ async def list_models(request: web.Request) -> web.Response:
 async def get_model(request: web.Request) -> web.Response:
     alias = request.match_info["model"]
     cfg = state(request).config
-    if alias not in cfg.aliases:
+    if cfg.resolve(alias) not in cfg.aliases:
         raise _unknown(alias)
     return web.Response(body=orjson.dumps(_card(alias, cfg.loaded_at)), content_type=JSON)
