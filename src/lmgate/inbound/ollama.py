@@ -20,6 +20,7 @@ from lmgate.config.runtime import Deployment
 from lmgate.errors import BadRequest, GatewayError, ModelNotFound, UpstreamError
 from lmgate.inbound import relay
 from lmgate.inbound.common import read_json_body, state
+from lmgate.keys import auth as keys_auth
 from lmgate.observability import tracking
 from lmgate.providers.base import Endpoint, GatewayRequest
 from lmgate.translate.ollama_inbound import StreamRenderer, Timing, chat_reply, embed_reply, now_rfc3339
@@ -100,7 +101,8 @@ def _card(alias: str, dep: Deployment, loaded_at: int) -> dict[str, Any]:
 
 async def tags(request: web.Request) -> web.Response:
     cfg = state(request).config
-    return _json({"models": [_card(a, deps[0], cfg.loaded_at) for a, deps in cfg.aliases.items()]})
+    shown = keys_auth.visible(request, cfg.aliases)
+    return _json({"models": [_card(a, cfg.aliases[a][0], cfg.loaded_at) for a in shown]})
 
 
 def _capabilities(dep: Deployment) -> list[str]:
@@ -116,6 +118,7 @@ async def show(request: web.Request) -> web.Response:
     body = await read_json_body(request)
     cfg = state(request).config
     alias = _resolve(request, body.get("model") or body.get("name"))
+    keys_auth.check_model(request, alias)
     dep = cfg.aliases[alias][0]
     model_info: dict[str, Any] = {"general.architecture": "lmgate", "general.basename": alias}
     limit = dep.info.max_input_tokens or dep.info.max_tokens if dep.info else None

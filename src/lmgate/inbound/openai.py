@@ -13,6 +13,7 @@ from aiohttp import web
 from lmgate.errors import BadRequest, GatewayError, ModelNotFound, UpstreamError
 from lmgate.inbound import relay
 from lmgate.inbound.common import read_json_body, require_model, state
+from lmgate.keys import auth as keys_auth
 from lmgate.observability import tracking
 from lmgate.providers.base import Endpoint, GatewayRequest
 
@@ -103,14 +104,14 @@ def _model_card(alias: str, created: int) -> dict[str, Any]:
 
 async def list_models(request: web.Request) -> web.Response:
     cfg = state(request).config
-    data = [_model_card(alias, cfg.loaded_at) for alias in cfg.aliases]
+    data = [_model_card(alias, cfg.loaded_at) for alias in keys_auth.visible(request, cfg.aliases)]
     return web.Response(body=orjson.dumps({"object": "list", "data": data}), content_type=JSON)
 
 
 async def get_model(request: web.Request) -> web.Response:
     alias = request.match_info["model"]
     cfg = state(request).config
-    if alias not in cfg.aliases:
+    if alias not in cfg.aliases or not keys_auth.visible(request, [alias]):
         raise ModelNotFound(
             f"model '{alias}' is not served by this gateway; GET /v1/models lists the available models",
             param="model",

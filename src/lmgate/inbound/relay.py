@@ -14,6 +14,7 @@ from aiohttp import web
 
 from lmgate.errors import GatewayError, UpstreamError
 from lmgate.inbound.common import state
+from lmgate.keys import auth as keys_auth
 from lmgate.observability import tracking
 from lmgate.providers.base import GatewayRequest, UpstreamReply
 from lmgate.routing.router import ROUTE_HEADER, RouteResult
@@ -46,6 +47,7 @@ async def respond(request: web.Request, greq: GatewayRequest, rendering: Renderi
     greq.allow_remote_images = bool(settings.allow_remote_images)
     rec = tracking.current_record()
     tracking.note_request(rec, greq.model, greq.stream, greq.body, bool(settings.log_content))
+    keys_auth.check_model(request, greq.model)
     started = time.perf_counter()
     try:
         result = await st.router.send(greq)

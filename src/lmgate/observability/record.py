@@ -67,6 +67,7 @@ class RequestRecord:
     request_id: str
     time: float  # Unix time at the start
     key_alias: str
+    team: str  # the virtual key's team (alias, else id); "" without one
     inbound: str  # client protocol: openai | ollama | anthropic
     path: str
     requested_model: str
@@ -97,6 +98,7 @@ class RequestRecord:
         self.request_id = ""
         self.time = wall_clock()
         self.key_alias = ""
+        self.team = ""
         self.inbound = inbound
         self.path = path
         self.requested_model = ""

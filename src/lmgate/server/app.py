@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from lmgate import keys
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.inbound import PROTOCOLS
 from lmgate.inbound.common import STATE, GatewayState
@@ -32,6 +33,7 @@ def create_app(config: RuntimeConfig) -> web.Application:
     app.cleanup_ctx.append(_shared_state)
     reload.install(app)
     app.cleanup_ctx.append(observe.observer_lifespan)
+    keys.install(app, config)  # virtual keys and their admin API (with a master key)
     return app
 
 

@@ -1,0 +1,43 @@
+"""LiteLLM's key and team admin API over HTTP (master key only; /key/info also answers a virtual key
+about itself). The operations live in service.py; this is their HTTP face."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from lmgate.errors import PermissionDenied
+from lmgate.inbound.common import read_json_body
+from lmgate.keys.auth import KEYS, OWN_RECORD, PRINCIPAL
+from lmgate.keys.service import ENDPOINTS, Endpoint
+
+WARNING_HEADER = "x-lmgate-warning"
+
+
+async def _handle(endpoint: Endpoint, request: web.Request, extra: dict[str, Any] | None = None) -> web.Response:
+    ring = request.app[KEYS]
+    caller = request.get(PRINCIPAL)
+    if caller is not None and request.path != OWN_RECORD:
+        raise PermissionDenied("this endpoint needs the master key")
+    payload: dict[str, Any] = dict(request.query) if endpoint.method == "GET" else await read_json_body(request)
+    payload.update(extra or {})
+    await ring.open()
+    result = await endpoint.operation(ring.admin, payload, caller.token if caller is not None else None)
+    if result.changed:
+        await ring.changed()
+    headers = {WARNING_HEADER: "; ".join(result.warnings)} if result.warnings else None
+    return web.Response(body=orjson.dumps(result.body), content_type="application/json", headers=headers)
+
+
+async def _regenerate_in_path(request: web.Request) -> web.Response:
+    """LiteLLM's `POST /key/{key}/regenerate` form."""
+    return await _handle(ENDPOINTS["/key/regenerate"], request, {"key": request.match_info["key"]})
+
+
+def routes() -> list[web.RouteDef]:
+    table = [web.route(ep.method, path, partial(_handle, ep)) for path, ep in ENDPOINTS.items()]
+    table.append(web.post("/key/{key}/regenerate", _regenerate_in_path))
+    return table
