@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from lmgate.cli import catalog_cmds, config_cmds, logs_cmds, ollama_cmds, ops_cmds, serve_cmd
+from lmgate.cli import (
+    catalog_cmds,
+    config_cmds,
+    db_cmds,
+    keys_cmds,
+    logs_cmds,
+    ollama_cmds,
+    ops_cmds,
+    serve_cmd,
+)
 
 app = typer.Typer(
     name="lmgate",
@@ -23,6 +32,9 @@ app.add_typer(catalog_cmds.catalog_app, name="catalog")
 app.add_typer(ollama_cmds.ollama_app, name="ollama")
 app.add_typer(logs_cmds.logs_app, name="logs")
 app.command("usage")(logs_cmds.usage)
+app.add_typer(keys_cmds.keys_app, name="keys")
+app.add_typer(keys_cmds.teams_app, name="teams")
+app.add_typer(db_cmds.db_app, name="db")
 
 
 def main() -> None:
