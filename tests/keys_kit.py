@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from typer.testing import CliRunner
+
+from lmgate.cli import app
 
 MASTER = "sk-master-keys-test"
 MSGS = [{"role": "user", "content": "hi"}]
@@ -56,3 +61,22 @@ def within(seconds: float, condition: Callable[[], bool], step: float = 0.02) ->
         assert time.monotonic() - start < seconds, f"condition not met within {seconds} s"
         time.sleep(step)
     return time.monotonic() - start
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def lmgate(*args: str) -> Ran:
+    """The real command line, in this process (a subprocess per call costs seconds on a busy machine)."""
+    res = CliRunner().invoke(app, list(args))
+    return Ran(res.exit_code, res.stdout, res.stderr)
+
+
+def ok_json(*args: str) -> Any:
+    res = lmgate(*args, "--json")
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)

@@ -5,18 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
-import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, inspect, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    text,
+)
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from lmgate.store import migrate
 from lmgate.store.engine import Store, async_url
 from lmgate.store.tables import metadata
-from tests.processes import LMGATE
+from tests.keys_kit import ok_json
 
 # The request log table exactly as main created it with metadata.create_all before migrations.
 _before = MetaData()
@@ -69,7 +81,7 @@ async def _tables(url: str) -> tuple[set[str], dict[str, set[str]]]:
 
 
 def test_head_constant_is_alembics_head():
-    assert migrate.HEAD == migrate.head()
+    assert migrate.head() == migrate.HEAD
     assert [r["revision"] for r in migrate.history()] == ["0001", "0002"]
 
 
@@ -120,10 +132,8 @@ def test_db_commands(tmp_path):
     db = tmp_path / "x.db"
     cfg.write_text(f"model_list: []\ngeneral_settings:\n  database_url: sqlite:///{db}\n")
 
-    def run(*args: str) -> dict:
-        res = subprocess.run([*LMGATE, "db", *args, "--json"], capture_output=True, text=True, timeout=60)
-        assert res.returncode == 0, res.stderr
-        return json.loads(res.stdout)
+    def run(*args: str) -> Any:
+        return ok_json("db", *args)
 
     assert run("current", "--config", str(cfg)) == {"database": f"sqlite:///{db}", "current": None, "head": "0002", "up_to_date": False}
     assert run("upgrade", "--config", str(cfg), "--revision", "0001")["after"] == "0001"

@@ -297,3 +297,27 @@ def team_delete(
     if as_json:
         return _print(body, True)
     console.print(f"deleted {len(body['deleted_teams'])} team(s)")
+
+
+@keys_app.command("import")
+def import_keys(
+    source: Annotated[str, typer.Option("--from", help="A LiteLLM proxy's database URL (postgresql://...)")],
+    config: ConfigOption = None, as_json: JsonOption = False,
+) -> None:
+    """Copy a LiteLLM proxy's teams and virtual keys into this gateway's database (the keys keep working:
+    both store the same sha256 hash)."""
+    from lmgate.cli.common import load_or_exit
+    from lmgate.cli.keys_backend import with_store
+    from lmgate.keys.importer import import_litellm
+
+    cfg = load_or_exit(config)
+    try:
+        done = with_store(cfg, lambda store: import_litellm(source, store))
+    except Exception as exc:  # an unreachable or foreign database: say which, never a trace
+        err_console.print(f"[red]import failed: {type(exc).__name__}: {str(exc)[:300]}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        return _print({"teams": done.teams, "keys": done.keys, "skipped": done.skipped}, True)
+    console.print(f"imported {done.teams} team(s) and {done.keys} key(s)")
+    for why in done.skipped:
+        err_console.print(f"[yellow]skipped {why}[/yellow]", highlight=False)

@@ -59,8 +59,8 @@ class KeyStore:
         """The revision, every key and every team (by id), read in one transaction."""
         async with self.store.engine.begin() as conn:
             rev = (await conn.execute(select(keys_revision.c.revision).where(keys_revision.c.id == 1))).scalar_one()
-            key_rows = [_row(r) for r in await conn.execute(select(keys))]
-            team_rows = {r.team_id: _row(r) for r in await conn.execute(select(teams))}
+            key_rows = [as_row(r) for r in await conn.execute(select(keys))]
+            team_rows = {r.team_id: as_row(r) for r in await conn.execute(select(teams))}
         return int(rev), key_rows, team_rows
 
     async def key(self, token: str) -> Row | None:
@@ -80,21 +80,21 @@ class KeyStore:
         async with self.store.engine.connect() as conn:
             total = (await conn.execute(count)).scalar_one()
             rows = await conn.execute(query.order_by(keys.c.created_at, keys.c.token).offset(offset).limit(limit))
-            return [_row(r) for r in rows], int(total)
+            return [as_row(r) for r in rows], int(total)
 
     async def list_teams(self) -> list[Row]:
         async with self.store.engine.connect() as conn:
-            return [_row(r) for r in await conn.execute(select(teams).order_by(teams.c.created_at))]
+            return [as_row(r) for r in await conn.execute(select(teams).order_by(teams.c.created_at))]
 
     async def keys_of_team(self, team_id: str) -> list[Row]:
         async with self.store.engine.connect() as conn:
             rows = await conn.execute(select(keys).where(keys.c.team_id == team_id).order_by(keys.c.created_at))
-            return [_row(r) for r in rows]
+            return [as_row(r) for r in rows]
 
     async def _one(self, query: Any) -> Row | None:
         async with self.store.engine.connect() as conn:
             row = (await conn.execute(query)).first()
-            return _row(row) if row is not None else None
+            return as_row(row) if row is not None else None
 
     # ---- writes (each bumps the revision) -----------------------------------------------------------
 
@@ -138,15 +138,16 @@ class KeyStore:
                 await _bump(conn)
         return found
 
-    async def import_keys(self, rows: Sequence[Row]) -> int:
-        """Insert keys whose hash is not there yet (another tool's tokens); returns how many were new."""
+    async def import_rows(self, team_rows: Sequence[Row], key_rows: Sequence[Row]) -> tuple[int, int]:
+        """Insert teams and keys (another tool's, checked as new by the caller) in one transaction."""
         async with self.store.engine.begin() as conn:
-            have = {r[0] for r in await conn.execute(select(keys.c.token))}
-            new = [r for r in rows if r["token"] not in have]
-            if new:
-                await conn.execute(insert(keys), new)
+            if team_rows:
+                await conn.execute(insert(teams), list(team_rows))
+            if key_rows:
+                await conn.execute(insert(keys), list(key_rows))
+            if team_rows or key_rows:
                 await _bump(conn)
-        return len(new)
+        return len(team_rows), len(key_rows)
 
     async def _write(self, statement: Any, conflict: str) -> int:
         try:
@@ -159,7 +160,7 @@ class KeyStore:
             raise BadRequest(conflict or "the change conflicts with another record") from None
 
 
-def _row(r: Any) -> Row:
+def as_row(r: Any) -> Row:
     """A result row as a plain dict with str keys (SQLAlchemy's are str subclasses orjson refuses)."""
     return {str(k): v for k, v in r._mapping.items()}
 
