@@ -155,3 +155,27 @@ def test_no_key_value_in_database_logs_metrics_or_errors(gw, tmp_path):
     assert made["token"] in dumped
     for text in (dumped, log.read_text(), metrics, *errors):
         assert key not in text and key[3:] not in text
+
+
+@pytest.fixture
+def postgres():
+    from tests.pg import Postgres
+
+    pg = Postgres()
+    yield pg
+    pg.destroy()
+
+
+def test_on_postgres_keys_keep_working_while_the_database_is_down(make_gateway, tmp_path, postgres):
+    gw = make_gateway(keys_config(postgres.url, str(tmp_path / "requests.jsonl")))
+    key = new_key(gw.url, key_alias="survivor", models=["cloud-chat"])["key"]
+    assert chat(gw.url, key).status_code == 200
+    assert postgres.query("select key_alias from lmgate_keys") == ["survivor"]
+    postgres.stop()
+    assert chat(gw.url, key).status_code == 200  # from the cache: no database on the request path
+    assert chat(gw.url, MASTER).status_code == 200
+    assert chat(gw.url, "sk-never-made-1234").status_code == 401
+    down = admin(gw.url, "/key/generate", {"key_alias": "later"})
+    assert down.status_code == 503 and "unreachable" in down.json()["error"]["message"]
+    postgres.start()
+    within(10, lambda: admin(gw.url, "/key/generate", {"key_alias": "later"}).status_code == 200)

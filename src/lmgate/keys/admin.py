@@ -3,18 +3,21 @@ about itself). The operations live in service.py; this is their HTTP face."""
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
 import orjson
 from aiohttp import web
+from sqlalchemy.exc import InterfaceError, OperationalError
 
-from lmgate.errors import PermissionDenied
+from lmgate.errors import GatewayError, PermissionDenied
 from lmgate.inbound.common import read_json_body
 from lmgate.keys.auth import KEYS, OWN_RECORD, PRINCIPAL
 from lmgate.keys.service import ENDPOINTS, Endpoint
 
 WARNING_HEADER = "x-lmgate-warning"
+log = logging.getLogger("lmgate.keys")
 
 
 async def _handle(endpoint: Endpoint, request: web.Request, extra: dict[str, Any] | None = None) -> web.Response:
@@ -24,10 +27,17 @@ async def _handle(endpoint: Endpoint, request: web.Request, extra: dict[str, Any
         raise PermissionDenied("this endpoint needs the master key")
     payload: dict[str, Any] = dict(request.query) if endpoint.method == "GET" else await read_json_body(request)
     payload.update(extra or {})
-    await ring.open()
-    result = await endpoint.operation(ring.admin, payload, caller.token if caller is not None else None)
-    if result.changed:
-        await ring.changed()
+    try:
+        await ring.open()
+        result = await endpoint.operation(ring.admin, payload, caller.token if caller is not None else None)
+        if result.changed:
+            await ring.changed()
+    except (OperationalError, InterfaceError, OSError) as exc:
+        log.warning("key admin: database error on %s: %s", request.path, type(exc).__name__)
+        raise GatewayError(
+            "the key database is unreachable; the master key and keys already loaded keep working",
+            status=503, code="key_store_unavailable",
+        ) from None
     headers = {WARNING_HEADER: "; ".join(result.warnings)} if result.warnings else None
     return web.Response(body=orjson.dumps(result.body), content_type="application/json", headers=headers)
 

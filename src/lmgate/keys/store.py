@@ -107,12 +107,15 @@ class KeyStore:
 
     async def replace_key(self, old_token: str, row: Row) -> bool:
         """Regenerate: the same record under a new hash (one transaction)."""
-        async with self.store.engine.begin() as conn:
-            gone = (await conn.execute(delete(keys).where(keys.c.token == old_token))).rowcount
-            if not gone:
-                return False
-            await conn.execute(insert(keys).values(**row))
-            await _bump(conn)
+        try:
+            async with self.store.engine.begin() as conn:
+                gone = (await conn.execute(delete(keys).where(keys.c.token == old_token))).rowcount
+                if not gone:
+                    return False
+                await conn.execute(insert(keys).values(**row))
+                await _bump(conn)
+        except IntegrityError:
+            raise BadRequest("another key already has this value", param="new_key") from None
         return True
 
     async def delete_keys(self, tokens: Sequence[str]) -> list[str]:
