@@ -4,7 +4,6 @@ key the process knows (see ring.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -25,7 +24,6 @@ PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("lmgate_principal")
 # allowed and answers only about the caller's own key.
 MASTER_ONLY = ("/key/", "/team/", "/health", "/config/", "/metrics")
 OWN_RECORD = "/key/info"
-_sha256 = hashlib.sha256
 
 
 async def authenticate(request: web.Request, key: str) -> None:
@@ -33,8 +31,7 @@ async def authenticate(request: web.Request, key: str) -> None:
     ring = request.app.get(KEYS)
     if ring is None:
         raise AuthenticationFailed("invalid API key")
-    token = _sha256(key.encode()).hexdigest()
-    found = ring.principals.get(token) or await ring.lookup(token)
+    found = ring.remembered.get(key) or await ring.resolve(key)
     if found is None:
         raise AuthenticationFailed("invalid API key")
     rec = current_record()

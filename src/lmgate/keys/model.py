@@ -10,7 +10,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # Model-list entries meaning "every alias" (LiteLLM's spellings included).
@@ -68,9 +68,16 @@ class Principal:
     blocked: str | None  # why it is refused ("key is blocked", "team 'x' is blocked"), None = usable
     models: AllowList
     team_models: AllowList
+    decided: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)  # alias -> allowed
 
     def allows(self, alias: str) -> bool:
-        return self.models.allows(alias) and self.team_models.allows(alias)
+        """Remembered per alias (aliases are few; a wildcard match costs microseconds)."""
+        ok = self.decided.get(alias)
+        if ok is None:
+            ok = self.models.allows(alias) and self.team_models.allows(alias)
+            if len(self.decided) < 4096:
+                self.decided[alias] = ok
+        return ok
 
     def allowed_names(self) -> list[str]:
         """For the 403 message: what this key may use, as configured."""
