@@ -179,3 +179,16 @@ def test_on_postgres_keys_keep_working_while_the_database_is_down(make_gateway, 
     assert down.status_code == 503 and "unreachable" in down.json()["error"]["message"]
     postgres.start()
     within(10, lambda: admin(gw.url, "/key/generate", {"key_alias": "later"}).status_code == 200)
+
+
+def test_admin_api_closes_when_a_reload_removes_the_master_key(make_gateway, tmp_path):
+    path = tmp_path / "gate.yaml"
+    text = keys_config(f"sqlite:///{tmp_path / 'keys.db'}", str(tmp_path / "requests.jsonl"))
+    path.write_text(text)
+    gw = make_gateway(path)
+    assert new_key(gw.url)["key"]
+    path.write_text(text.replace(f"  master_key: {MASTER}\n", ""))
+    admin(gw.url, "/config/reload", {})  # (or the file watcher reloads first: then this one is refused)
+    within(10, lambda: httpx.get(gw.url + "/v1/models").status_code == 200)  # open now
+    refused = httpx.post(gw.url + "/key/generate", json={})
+    assert refused.status_code == 403 and "master_key" in refused.json()["error"]["message"]

@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lmgate.errors import GatewayError, PermissionDenied
-from lmgate.inbound.common import read_json_body
+from lmgate.inbound.common import STATE, read_json_body
 from lmgate.keys.auth import KEYS, OWN_RECORD, PRINCIPAL
 from lmgate.keys.service import ENDPOINTS, Endpoint
 
@@ -25,6 +25,8 @@ async def _handle(endpoint: Endpoint, request: web.Request, extra: dict[str, Any
     caller = request.get(PRINCIPAL)
     if caller is not None and request.path != OWN_RECORD:
         raise PermissionDenied("this endpoint needs the master key")
+    if request.app[STATE].config.master_key is None:  # a reload removed it: the gateway is open now
+        raise PermissionDenied("the key admin API needs general_settings.master_key")
     payload: dict[str, Any] = dict(request.query) if endpoint.method == "GET" else await read_json_body(request)
     payload.update(extra or {})
     try:
