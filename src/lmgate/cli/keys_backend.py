@@ -127,6 +127,9 @@ class Remote:
 def backend(config_path: Path | None, url: str | None, master_key: str | None) -> Backend:
     config = load_or_exit(config_path)
     if url is None:
+        if config.master_key is None:
+            err_console.print("[yellow]note: this config has no general_settings.master_key: its gateway is open "
+                              "and does not check virtual keys[/yellow]")
         return Direct(config)
     key = master_key or config.master_key
     if not key:
