@@ -35,7 +35,7 @@ class Backend(Protocol):
 
 
 def database_url(config: RuntimeConfig) -> str:
-    from lmgate.keys.store import database_url as url_of
+    from lmgate.keys.paths import database_url as url_of
     from lmgate.observability.requestlog import default_state_dir
 
     return url_of(config, default_state_dir())
@@ -65,12 +65,10 @@ class Direct:
 
     def call(self, path: str, payload: dict[str, Any]) -> tuple[Any, list[str]]:
         from lmgate.errors import GatewayError
-        from lmgate.keys.service import ENDPOINTS, KeyAdmin
-
-        endpoint = ENDPOINTS[path]
+        from lmgate.keys.service import KeyAdmin, operation
 
         async def job(store: KeyStore) -> tuple[Any, list[str]]:
-            result = await endpoint.operation(KeyAdmin(store), payload, None)
+            result = await operation(path)(KeyAdmin(store), payload, None)
             if result.changed:
                 await _notify(self.config, await store.revision())
             return result.body, result.warnings
@@ -105,10 +103,10 @@ class Remote:
 
     def call(self, path: str, payload: dict[str, Any]) -> tuple[Any, list[str]]:
         from lmgate.keys.admin import WARNING_HEADER
-        from lmgate.keys.service import ENDPOINTS
+        from lmgate.keys.paths import ADMIN_PATHS
 
         try:
-            if ENDPOINTS[path].method == "GET":
+            if ADMIN_PATHS[path][0] == "GET":
                 res = httpx.get(self.url + path, params=payload, headers=self.headers, timeout=30)
             else:
                 res = httpx.post(self.url + path, json=payload, headers=self.headers, timeout=30)

@@ -9,32 +9,34 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lmgate.errors import GatewayError, PermissionDenied
 from lmgate.inbound.common import STATE, read_json_body
 from lmgate.keys.auth import KEYS, OWN_RECORD, PRINCIPAL
-from lmgate.keys.service import ENDPOINTS, Endpoint
+from lmgate.keys.paths import ADMIN_PATHS
 
 WARNING_HEADER = "x-lmgate-warning"
 log = logging.getLogger("lmgate.keys")
 
 
-async def _handle(endpoint: Endpoint, request: web.Request, extra: dict[str, Any] | None = None) -> web.Response:
+async def _handle(path: str, request: web.Request, extra: dict[str, Any] | None = None) -> web.Response:
     ring = request.app[KEYS]
     caller = request.get(PRINCIPAL)
     if caller is not None and request.path != OWN_RECORD:
         raise PermissionDenied("this endpoint needs the master key")
     if request.app[STATE].config.master_key is None:  # a reload removed it: the gateway is open now
         raise PermissionDenied("the key admin API needs general_settings.master_key")
-    payload: dict[str, Any] = dict(request.query) if endpoint.method == "GET" else await read_json_body(request)
+    payload: dict[str, Any] = dict(request.query) if ADMIN_PATHS[path][0] == "GET" else await read_json_body(request)
     payload.update(extra or {})
+    from lmgate.keys.service import operation  # SQLAlchemy loads with the first admin call
+    from lmgate.keys.store import UNREACHABLE
+
     try:
         await ring.open()
-        result = await endpoint.operation(ring.admin, payload, caller.token if caller is not None else None)
+        result = await operation(path)(ring.admin, payload, caller.token if caller is not None else None)
         if result.changed:
             await ring.changed()
-    except (OperationalError, InterfaceError, OSError) as exc:
+    except UNREACHABLE as exc:
         log.warning("key admin: database error on %s: %s", request.path, type(exc).__name__)
         raise GatewayError(
             "the key database is unreachable; the master key and keys already loaded keep working",
@@ -46,10 +48,10 @@ async def _handle(endpoint: Endpoint, request: web.Request, extra: dict[str, Any
 
 async def _regenerate_in_path(request: web.Request) -> web.Response:
     """LiteLLM's `POST /key/{key}/regenerate` form."""
-    return await _handle(ENDPOINTS["/key/regenerate"], request, {"key": request.match_info["key"]})
+    return await _handle("/key/regenerate", request, {"key": request.match_info["key"]})
 
 
 def routes() -> list[web.RouteDef]:
-    table = [web.route(ep.method, path, partial(_handle, ep)) for path, ep in ENDPOINTS.items()]
+    table = [web.route(method, path, partial(_handle, path)) for path, (method, _) in ADMIN_PATHS.items()]
     table.append(web.post("/key/{key}/regenerate", _regenerate_in_path))
     return table

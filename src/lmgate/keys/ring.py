@@ -23,16 +23,18 @@ import hashlib
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lmgate.keys.model import Principal, principal
-from lmgate.keys.service import KeyAdmin
-from lmgate.keys.store import KeyStore, Row, database_url
+from lmgate.keys.paths import database_url, default_file
 
 if TYPE_CHECKING:
     from lmgate.config.runtime import RuntimeConfig
+    from lmgate.keys.service import KeyAdmin
+    from lmgate.keys.store import KeyStore
     from lmgate.limits.redis import RedisLink
 
+Row = dict[str, Any]
 log = logging.getLogger("lmgate.keys")
 _sha256 = hashlib.sha256
 CHANNEL = "lmgate:keys"
@@ -45,8 +47,10 @@ MAX_REMEMBERED = 10_000
 
 class KeyRing:
     def __init__(self, config: RuntimeConfig, state_dir: Path) -> None:
-        self.store = KeyStore(database_url(config, state_dir))
-        self.admin = KeyAdmin(self.store)
+        self.url = database_url(config, state_dir)
+        self.default_file = default_file(config, state_dir)
+        self._store: KeyStore | None = None  # SQLAlchemy is imported when a key database exists
+        self._admin: KeyAdmin | None = None
         self.principals: dict[str, Principal] = {}
         # key as sent -> Principal, for keys that authenticated since the last reload: skips the
         # sha256 (a few microseconds) on the next request. Process memory only; replaced on reload.
@@ -62,9 +66,30 @@ class KeyRing:
 
     # ---- lifecycle ----------------------------------------------------------------------------------
 
+    @property
+    def store(self) -> KeyStore:
+        if self._store is None:
+            from lmgate.keys.store import KeyStore
+
+            self._store = KeyStore(self.url)
+        return self._store
+
+    @property
+    def admin(self) -> KeyAdmin:
+        if self._admin is None:
+            from lmgate.keys.service import KeyAdmin
+
+            self._admin = KeyAdmin(self.store)
+        return self._admin
+
+    @property
+    def exists(self) -> bool:
+        """False while the default SQLite file has not been made (checked without SQLAlchemy)."""
+        return self.default_file.exists() if self.default_file is not None else self.store.exists
+
     async def start(self, redis: RedisLink | None) -> None:
         self.redis = redis
-        if self.store.exists:
+        if self.exists:
             try:
                 await self.open()
             except Exception as exc:  # the master key keeps working; the poll retries
@@ -87,7 +112,8 @@ class KeyRing:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        await self.store.close()
+        if self._store is not None:
+            await self._store.close()
 
     # ---- the cache ----------------------------------------------------------------------------------
 
@@ -141,7 +167,7 @@ class KeyRing:
             await asyncio.sleep(POLL_WITH_REDIS_S if self.listening else POLL_S)
             try:
                 if not self.opened:
-                    if self.store.exists:
+                    if self.exists:
                         await self.open()
                     continue
                 if await self.store.revision() != self.revision:

@@ -363,28 +363,8 @@ def _master_only() -> GatewayError:
     return PermissionDenied("a virtual key may read only its own record; other keys need the master key")
 
 
-Operation = Callable[[KeyAdmin, dict[str, Any], str | None], Awaitable[Result]]
+def operation(path: str) -> Callable[[KeyAdmin, dict[str, Any], str | None], Awaitable[Result]]:
+    """The KeyAdmin method behind one of LiteLLM's admin paths (paths.ADMIN_PATHS)."""
+    from lmgate.keys.paths import ADMIN_PATHS
 
-
-@dataclass(slots=True, frozen=True)
-class Endpoint:
-    method: str
-    operation: Operation
-
-
-# LiteLLM's admin paths -> the operation (the only list of them: routes and the CLI's --url mode use it).
-ENDPOINTS: dict[str, Endpoint] = {
-    "/key/generate": Endpoint("POST", KeyAdmin.generate),
-    "/key/info": Endpoint("GET", KeyAdmin.info),
-    "/key/update": Endpoint("POST", KeyAdmin.update),
-    "/key/delete": Endpoint("POST", KeyAdmin.delete),
-    "/key/list": Endpoint("GET", KeyAdmin.list_keys),
-    "/key/block": Endpoint("POST", KeyAdmin.block),
-    "/key/unblock": Endpoint("POST", KeyAdmin.unblock),
-    "/key/regenerate": Endpoint("POST", KeyAdmin.regenerate),
-    "/team/new": Endpoint("POST", KeyAdmin.team_new),
-    "/team/info": Endpoint("GET", KeyAdmin.team_info),
-    "/team/update": Endpoint("POST", KeyAdmin.team_update),
-    "/team/delete": Endpoint("POST", KeyAdmin.team_delete),
-    "/team/list": Endpoint("GET", KeyAdmin.team_list),
-}
+    return getattr(KeyAdmin, ADMIN_PATHS[path][1])

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lmgate.errors import BadRequest
@@ -17,16 +16,8 @@ from lmgate.store.engine import Store
 from lmgate.store.migrate import sqlite_path, upgrade
 from lmgate.store.tables import keys, keys_revision, teams
 
-if TYPE_CHECKING:
-    from lmgate.config.runtime import RuntimeConfig
-
 Row = dict[str, Any]
-
-
-def database_url(config: RuntimeConfig, state_dir: Path) -> str:
-    """general_settings.database_url, else a SQLite file in the state directory."""
-    url = config.file.general_settings.database_url
-    return url.get_secret_value() if url is not None else f"sqlite:///{state_dir / 'lmgate.db'}"
+UNREACHABLE = (OperationalError, InterfaceError, OSError)  # the database is down or refuses connections
 
 
 class KeyStore:
