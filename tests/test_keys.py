@@ -11,7 +11,7 @@ import ollama
 import openai
 import pytest
 
-from tests.keys_kit import MASTER, MSGS, admin, chat, keys_config, new_key, within
+from tests.keys_kit import MASTER, MSGS, admin, chat, keys_config, new_key, ok_json, within
 
 
 @pytest.fixture
@@ -192,3 +192,18 @@ def test_admin_api_closes_when_a_reload_removes_the_master_key(make_gateway, tmp
     within(10, lambda: httpx.get(gw.url + "/v1/models").status_code == 200)  # open now
     refused = httpx.post(gw.url + "/key/generate", json={})
     assert refused.status_code == 403 and "master_key" in refused.json()["error"]["message"]
+
+
+def test_default_sqlite_file_in_the_state_dir_appears_with_the_first_key(make_gateway, tmp_path, monkeypatch):
+    state = tmp_path / "state"
+    monkeypatch.setenv("LMGATE_STATE_DIR", str(state))
+    config = tmp_path / "gate.yaml"
+    config.write_text(keys_config("x", "y").replace("  database_url: x\n", "").replace("  request_log_path: y\n", "  request_log_path: false\n"))
+    gw = make_gateway(config)
+    assert chat(gw.url, MASTER).status_code == 200 and chat(gw.url, "sk-nothing-yet-1").status_code == 401
+    assert not (state / "lmgate.db").exists()  # no keys, no database
+    made = ok_json("keys", "create", "--alias", "first", "--config", str(config))  # the CLI makes the file
+    assert (state / "lmgate.db").stat().st_mode & 0o077 == 0
+    within(3, lambda: chat(gw.url, made["key"]).status_code == 200)  # the running gateway finds it
+    assert new_key(gw.url, key_alias="second")["key_alias"] == "second"
+    assert ok_json("keys", "info", "second", "--config", str(config))["info"]["key_alias"] == "second"
