@@ -52,3 +52,16 @@ def test_replicas_on_postgres_with_redis(tmp_path, postgres, redis_server: Redis
     config.write_text(keys_config(postgres.url, str(tmp_path / "requests.jsonl"), router=redis_server.router_settings))
     _replicas_share_keys(config)
     assert postgres.query("select count(*) from lmgate_keys") == ["1"]
+
+
+def test_when_redis_goes_away_changes_still_arrive_by_polling(make_gateway, tmp_path, redis_server: RedisServer):
+    config = keys_config(f"sqlite:///{tmp_path / 'keys.db'}", str(tmp_path / "requests.jsonl"), router=redis_server.router_settings)
+    a, b = make_gateway(config), make_gateway(config)
+    key = new_key(a.url, key_alias="k")["key"]
+    assert chat(b.url, key).status_code == 200
+    assert admin(a.url, "/key/block", {"key": key}).status_code == 200
+    within(1.0, lambda: chat(b.url, key).status_code == 401)  # published on Redis
+    redis_server.kill()
+    assert admin(a.url, "/key/unblock", {"key": key}).status_code == 200
+    # Redis's 5 s safety-net poll would be too slow here: without Redis the revision is polled every 0.5 s
+    within(2.5, lambda: chat(b.url, key).status_code == 200)

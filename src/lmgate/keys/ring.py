@@ -163,8 +163,12 @@ class KeyRing:
     # ---- keeping current ----------------------------------------------------------------------------
 
     async def _poll(self) -> None:
+        last = time.monotonic()
         while True:
-            await asyncio.sleep(POLL_WITH_REDIS_S if self.listening else POLL_S)
+            await asyncio.sleep(POLL_S)  # short steps: fast polling resumes at once when Redis goes away
+            if self.listening and time.monotonic() - last < POLL_WITH_REDIS_S:
+                continue
+            last = time.monotonic()
             try:
                 if not self.opened:
                     if self.exists:
