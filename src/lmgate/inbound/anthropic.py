@@ -20,6 +20,7 @@ from lmgate.errors import GatewayError, ModelNotFound, UpstreamError
 from lmgate.inbound import relay
 from lmgate.inbound.base import BY_HEADER, BY_PATH, NOT_MINE, InboundProtocol, retry_after_headers
 from lmgate.inbound.common import read_json_body, require_model
+from lmgate.keys import auth as keys_auth
 from lmgate.observability import tracking
 from lmgate.server.state import state
 from lmgate.translate.anthropic import (
@@ -117,6 +118,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     the documented estimate; an upstream failure falls back to the estimate too."""
     body = await read_json_body(request)
     model = require_model(body)
+    keys_auth.check_model(request, model)
     st = state(request)
     deployments = st.router.deployments(st.router.resolve(model))  # group aliases and wildcards too
     greq = GatewayRequest(

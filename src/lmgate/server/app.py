@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from lmgate import inbound
+from lmgate import inbound, keys
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.observability.observer import OBSERVER, build_observer, observer_lifespan
 from lmgate.providers.http import UpstreamPool
@@ -35,6 +35,7 @@ def create_app(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> web.Appl
     app.cleanup_ctx.append(_shared_state)
     reload.install(app)
     app.cleanup_ctx.append(observer_lifespan)
+    keys.install(app, config)  # virtual keys and their admin API (with a master key)
     return app
 
 
