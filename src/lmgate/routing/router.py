@@ -4,7 +4,9 @@ A request for alias A tries A's deployments (ordered by `routing_strategy`), ret
 failure may heal (backoff with jitter, Retry-After honoured), then A's fallback aliases in order
 (`fallbacks`, or `default_fallbacks`). Context-length and content-policy refusals switch to the alias's
 `context_window_fallbacks` / `content_policy_fallbacks`; any other client error (400) is answered as is.
-Deployments cooling down or over their upstream quota are skipped before anything is sent.
+Deployments cooling down or over their upstream quota are skipped before anything is sent, and so are
+those whose `model_info.mode` does not fit the endpoint or that said they do not serve it (capability,
+never health: routing/capabilities.py).
 """
 
 from __future__ import annotations
@@ -20,10 +22,18 @@ from typing import TYPE_CHECKING
 
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.core import Deployment, GatewayRequest, UpstreamReply, UpstreamStream, Usage
-from lmgate.errors import GatewayError, ModelNotFound, NoHealthyDeployment, QuotaExceeded, UpstreamError
+from lmgate.errors import (
+    GatewayError,
+    ModelNotFound,
+    NoHealthyDeployment,
+    QuotaExceeded,
+    UnsupportedEndpoint,
+    UpstreamError,
+)
 from lmgate.limits import MemoryQuotas, Quota, QuotaStore
 from lmgate.limits.base import WORKERS_ENV, worker_count
 from lmgate.providers.http import UpstreamPool
+from lmgate.routing.capabilities import ENDPOINT_LABELS, CapabilityMemory, declared_mode, serves_mode
 from lmgate.routing.cooldowns import CooldownStore, MemoryCooldowns
 from lmgate.routing.outcomes import Verdict, backoff_delay, classify
 from lmgate.routing.strategies import DeploymentStats, candidates
@@ -91,8 +101,10 @@ class Router:
         # whole quota (it splits by itself while Redis is down).
         workers = 1 if self.state.quotas.shared else worker_count()
         self._quota = {d.name: Quota(d.rpm, d.tpm, d.rpd).split(workers) for d in config.deployments}
-        # simple-shuffle's first pick is a weighted draw: cumulative weights once per config
-        self._cum_weights = {a: list(accumulate(d.weight for d in deps)) for a, deps in config.aliases.items()}
+        # (alias, endpoint, requested?) -> the deployments whose mode fits, and their cumulative weights
+        # (simple-shuffle's first pick is a weighted draw); filled once per key and config
+        self._serving: dict[tuple[str, str, bool], tuple[list[Deployment], list[float]]] = {}
+        self.capabilities = CapabilityMemory()  # what upstreams said they do not serve; new per config
         self._coolable = {d.name: self._may_cool(d) for d in config.deployments}
         self.state.cooldowns.watch(d.name for d in config.deployments)
 
@@ -153,7 +165,7 @@ class Router:
             return outcome
         if outcome is not None:
             raise outcome
-        raise self._nothing_sent(request.model, trace)
+        raise self._nothing_sent(request, trace)
 
     async def _walk(
         self, plan: Iterable[str], request: GatewayRequest, trace: RouteTrace
@@ -180,7 +192,10 @@ class Router:
                     return found
         return ()
 
-    def _nothing_sent(self, alias: str, trace: RouteTrace) -> GatewayError:
+    def _nothing_sent(self, request: GatewayRequest, trace: RouteTrace) -> GatewayError:
+        alias = request.model
+        if trace.cooldown_wait is None and trace.quota_wait is None:
+            return self._cannot_serve(request, trace)
         if trace.cooldown_wait is not None:
             wait = trace.cooldown_wait
             err: GatewayError = NoHealthyDeployment(
@@ -196,13 +211,48 @@ class Router:
         err.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
         return err
 
+    def _cannot_serve(self, request: GatewayRequest, trace: RouteTrace) -> GatewayError:
+        """No candidate serves this endpoint (by mode, or by the upstreams' own word): a 400 naming the
+        alias, the endpoint and the aliases that would serve it; or the model's own "lacks tools" 400."""
+        if trace.lacking is not None and not trace.unsupported:
+            return trace.lacking
+        alias, endpoint = request.model, request.endpoint
+        label = ENDPOINT_LABELS.get(endpoint, endpoint)
+        if trace.unsupported:
+            why = "; ".join(dict.fromkeys(trace.unsupported))
+        else:
+            modes = sorted({declared_mode(d) or "chat" for d in self.config.aliases.get(alias, ())})
+            why = f"its deployments have model_info.mode {', '.join(modes)}"
+        servers = [
+            a for a, deps in self.config.aliases.items()
+            if a != alias and any(serves_mode(d, endpoint, endpoint != "embedding") and
+                                  not self.capabilities.unsupported(d.name, endpoint) for d in deps)
+        ]
+        hint = (
+            f"models that serve {label}: {', '.join(servers[:10])}" if servers
+            else f"no model of this gateway is configured for {label}"
+            + (" (model_info.mode: embedding)" if endpoint == "embedding" else "")
+        )
+        return UnsupportedEndpoint(
+            f"model '{alias}' and its fallbacks do not serve {label} ({why}); {hint}", param="model"
+        )
+
+    def _candidates(self, alias: str, request: GatewayRequest) -> tuple[list[Deployment], list[float]]:
+        key = (alias, request.endpoint, alias == request.model)
+        found = self._serving.get(key)
+        if found is None:
+            fit = [d for d in self.config.aliases[alias] if serves_mode(d, key[1], key[2])]
+            found = self._serving[key] = (fit, list(accumulate(d.weight for d in fit)))
+        return found
+
     async def _try_alias(self, alias: str, request: GatewayRequest, trace: RouteTrace) -> AliasOutcome:
         """One alias: every deployment once, then retry rounds with backoff. The answer, a refusal, or
         the last error."""
         policy = self.config.policy
-        deps = candidates(
-            policy.strategy, self.config.aliases[alias], self.state.stats.get, self._rng, self._cum_weights[alias]
-        )
+        serving, cum_weights = self._candidates(alias, request)
+        if not serving:
+            return None
+        deps = candidates(policy.strategy, serving, self.state.stats.get, self._rng, cum_weights)
         pending: Iterable[tuple[Deployment, int]] = (
             (d, policy.num_retries if d.max_retries is None else d.max_retries) for d in deps
         )
@@ -215,7 +265,7 @@ class Router:
             again: list[tuple[Deployment, int]] = []
             hint = None
             for dep, left in pending:
-                if not await self._admit(dep, trace):
+                if not await self._admit(dep, request, trace):
                     continue
                 started = time.perf_counter()
                 try:
@@ -225,6 +275,13 @@ class Router:
                     verdict = classify(exc)
                     if verdict in (Verdict.FATAL, Verdict.CONTEXT, Verdict.CONTENT):
                         return Refusal(verdict, exc)
+                    if verdict is Verdict.UNSUPPORTED:  # capability, not health: remember, try the next
+                        self.capabilities.remember(dep.name, request.endpoint, exc.message)
+                        trace.unsupported.append(exc.message)
+                        continue
+                    if verdict is Verdict.LACKS:  # this request needs a feature the model lacks
+                        trace.lacking = trace.lacking or exc
+                        continue
                     last = exc
                     if await self._failed(dep, exc, verdict) and left > 0:
                         again.append((dep, left - 1))
@@ -238,8 +295,14 @@ class Router:
             pending = again
             round_ += 1
 
-    async def _admit(self, dep: Deployment, trace: RouteTrace) -> bool:
-        """Skip (and record) a deployment that is cooling down or over its quota; count the request otherwise."""
+    async def _admit(self, dep: Deployment, request: GatewayRequest, trace: RouteTrace) -> bool:
+        """Skip (and record) a deployment that said it does not serve the endpoint, is cooling down or is
+        over its quota; count the request otherwise."""
+        if self.capabilities:
+            known = self.capabilities.unsupported(dep.name, request.endpoint)
+            if known is not None:
+                trace.skip_unsupported(dep.name, known.reason)
+                return False
         left = self.state.cooldowns.remaining(dep.name)
         if left > 0:
             trace.skip_cooldown(dep.name, left)

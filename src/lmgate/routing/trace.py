@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lmgate.errors import UpstreamError
 
 
 @dataclass(slots=True)
@@ -23,6 +27,8 @@ class RouteTrace:
     attempts: list[RouteAttempt] = field(default_factory=list)
     cooldown_wait: float | None = None  # shortest remaining cooldown among skipped candidates
     quota_wait: float | None = None  # shortest wait until a skipped candidate's quota frees up
+    unsupported: list[str] = field(default_factory=list)  # why candidates do not serve the endpoint
+    lacking: UpstreamError | None = None  # the first "model lacks a feature this request uses" refusal
 
     def add(self, deployment: str, outcome: str, seconds: float | None = None) -> None:
         self.attempts.append(RouteAttempt(deployment, outcome, seconds))
@@ -34,6 +40,10 @@ class RouteTrace:
     def skip_quota(self, deployment: str, limit: str, wait: float) -> None:
         self.add(deployment, f"quota-{limit}")
         self.quota_wait = wait if self.quota_wait is None else min(self.quota_wait, wait)
+
+    def skip_unsupported(self, deployment: str, reason: str) -> None:
+        self.add(deployment, "unsupported")
+        self.unsupported.append(reason)
 
     @property
     def eventful(self) -> bool:
