@@ -11,12 +11,13 @@ import orjson
 from aiohttp import web
 
 from lmgate.core import Endpoint, GatewayRequest
-from lmgate.errors import BadRequest, GatewayError, ModelNotFound, UpstreamError
+from lmgate.errors import GatewayError, ModelNotFound, UpstreamError
 from lmgate.inbound import relay
 from lmgate.inbound.base import BY_PATH, BY_PREFIX, NOT_MINE, InboundProtocol, retry_after_headers
 from lmgate.inbound.common import read_json_body, require_model
 from lmgate.observability import tracking
 from lmgate.server.state import state
+from lmgate.validate import openai as validate
 
 NAME = "openai"
 JSON = "application/json"
@@ -96,9 +97,7 @@ async def _respond(request: web.Request, greq: GatewayRequest) -> web.StreamResp
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     greq = _gateway_request("chat", body)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequest("'messages' must be a non-empty array of messages", param="messages")
+    validate.chat(body)
     return await _respond(request, greq)
 
 
@@ -106,8 +105,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 async def completions(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     greq = _gateway_request("completion", body)
-    if body.get("prompt") is None:
-        raise BadRequest("'prompt' is required", param="prompt")
+    validate.completion(body)
     return await _respond(request, greq)
 
 
@@ -115,8 +113,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
 async def embeddings(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     greq = _gateway_request("embedding", body)
-    if body.get("input") in (None, "", []):
-        raise BadRequest("'input' is required: a string or an array of strings", param="input")
+    validate.embedding(body)
     return await _respond(request, greq)
 
 
