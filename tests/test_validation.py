@@ -20,8 +20,7 @@ from lmgate.validate import openai as v_openai
 from lmgate.validate import responses as v_responses
 from tests import client_bodies as bodies
 from tests.routing_kit import MASTER, ROUTE, Tiers, chain_config, chat, health, hops, tiers_fixture
-from tests.servers import FakeOpenAIUpstream, ServerThread
-from tests.servers_ollama import FakeOllamaUpstream
+from tests.validation_kit import Gateway, is_protocol_error
 
 __all__ = ["tiers_fixture"]
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "weather",
@@ -80,43 +79,6 @@ def test_agent_bodies_with_a_mistake_name_the_parameter(case: int) -> None:
 
 
 # ---- through the gateway --------------------------------------------------------------------------------------
-
-
-class Gateway:
-    def __init__(self) -> None:
-        self.openai_up = FakeOpenAIUpstream().start()
-        self.ollama_up = FakeOllamaUpstream().start()
-        from lmgate.config import compile_config
-        from lmgate.server.app import create_app
-
-        cfg = compile_config(
-            f"""
-model_list:
-  - model_name: oa
-    litellm_params: {{model: openai/m, api_base: "{self.openai_up.base}", api_key: k}}
-  - model_name: ol
-    litellm_params: {{model: ollama_chat/qwen3:8b, api_base: "{self.ollama_up.base}"}}
-  - model_name: oa-embed
-    litellm_params: {{model: openai/e, api_base: "{self.openai_up.base}", api_key: k}}
-    model_info: {{mode: embedding}}
-  - model_name: ol-embed
-    litellm_params: {{model: ollama/nomic-embed-text, api_base: "{self.ollama_up.base}"}}
-    model_info: {{mode: embedding}}
-""",
-            "validation.yaml",
-        )
-        self.server = ServerThread(lambda: create_app(cfg)).start()
-        self.http = httpx.Client(base_url=self.server.url, timeout=10)
-
-    @property
-    def upstream_calls(self) -> int:
-        return self.openai_up.calls + len(self.ollama_up.seen)
-
-    def stop(self) -> None:
-        self.http.close()
-        self.server.stop()
-        self.openai_up.stop()
-        self.ollama_up.stop()
 
 
 @pytest.fixture(scope="module")
@@ -230,16 +192,6 @@ def _alias_for(path: str, base: str) -> str:
     return f"{base}-embed" if "embed" in path else base
 
 
-def _is_protocol_error(path: str, r: httpx.Response) -> str:
-    """The error message, after checking the body has the protocol's own error shape."""
-    data = r.json()
-    if path.startswith("/api/"):
-        assert set(data) == {"error"} and isinstance(data["error"], str), data
-        return str(data["error"])
-    assert set(data["error"]) == {"message", "type", "param", "code"}, data
-    return str(data["error"]["message"])
-
-
 @pytest.mark.parametrize("case", range(len(MALFORMED)))
 @pytest.mark.parametrize("alias", ["oa", "ol"])
 def test_malformed_requests_are_400_naming_the_parameter(gw: Gateway, case: int, alias: str) -> None:
@@ -247,7 +199,7 @@ def test_malformed_requests_are_400_naming_the_parameter(gw: Gateway, case: int,
     before = gw.upstream_calls
     r = gw.http.post(path, content=orjson.dumps({"model": _alias_for(path, alias), **body}))
     assert r.status_code == 400, r.text
-    assert param in _is_protocol_error(path, r)
+    assert param in is_protocol_error(path, r)
     if not path.startswith("/api/"):
         assert r.json()["error"]["param"] == param
     assert gw.upstream_calls == before, "nothing structurally invalid goes upstream"
