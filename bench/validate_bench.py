@@ -20,8 +20,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lmgate.validate import anthropic, ollama, openai, responses  # noqa: E402
 from tests import client_bodies as bodies  # noqa: E402
+
+from lmgate.validate import anthropic, ollama, openai, responses  # noqa: E402
 
 CASES: list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], None]]] = [
     ("openai chat, short", bodies.short_chat(), openai.chat),
@@ -37,7 +38,7 @@ def best_us(fn: Callable[[], Any], number: int) -> float:
 
 
 def main() -> None:
-    print(f"| body | size | orjson.loads µs | validate µs | validate / parse |")
+    print("| body | size | orjson.loads µs | validate µs | validate / parse |")
     print("|---|---:|---:|---:|---:|")
     for name, body, validate in CASES:
         raw = orjson.dumps(body)
