@@ -16,8 +16,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from lmgate.core import Deployment, Endpoint
+from lmgate.core import Deployment, Endpoint, GatewayRequest
+from lmgate.errors import GatewayError, UnsupportedEndpoint
+
+if TYPE_CHECKING:
+    from lmgate.routing.trace import RouteTrace
 
 REMEMBER_S = 3600.0
 GENERATION_MODES = frozenset({"chat", "completion", "responses"})  # LiteLLM's modes that generate text
@@ -81,3 +86,30 @@ class CapabilityMemory:
             for (dep, ep), entry in list(self._known.items())
             if dep == name and entry.until > now
         }
+
+
+def cannot_serve(
+    aliases: dict[str, list[Deployment]], memory: CapabilityMemory, request: GatewayRequest, trace: RouteTrace
+) -> GatewayError:
+    """The answer when no candidate serves the request: a 400 naming the alias, the endpoint, why, and
+    the aliases that would serve it; or, when only features were lacking, the model's own 400."""
+    if trace.lacking is not None and not trace.unsupported:
+        return trace.lacking
+    alias, endpoint = request.model, request.endpoint
+    label = ENDPOINT_LABELS.get(endpoint, endpoint)
+    if trace.unsupported:
+        why = "; ".join(dict.fromkeys(trace.unsupported))
+    else:
+        modes = sorted({declared_mode(d) or "chat" for d in aliases.get(alias, ())})
+        why = f"its deployments have model_info.mode {', '.join(modes)}"
+    strict = endpoint == "embedding"  # only declared embedding deployments are named for embeddings
+
+    def serves(d: Deployment) -> bool:
+        return serves_mode(d, endpoint, not strict) and memory.unsupported(d.name, endpoint) is None
+
+    servers = [a for a, deps in aliases.items() if a != alias and any(serves(d) for d in deps)]
+    if servers:
+        hint = f"models that serve {label}: {', '.join(servers[:10])}"
+    else:
+        hint = f"no model of this gateway is configured for {label}" + (" (model_info.mode: embedding)" if strict else "")
+    return UnsupportedEndpoint(f"model '{alias}' and its fallbacks do not serve {label} ({why}); {hint}", param="model")

@@ -27,13 +27,12 @@ from lmgate.errors import (
     ModelNotFound,
     NoHealthyDeployment,
     QuotaExceeded,
-    UnsupportedEndpoint,
     UpstreamError,
 )
 from lmgate.limits import MemoryQuotas, Quota, QuotaStore
 from lmgate.limits.base import WORKERS_ENV, worker_count
 from lmgate.providers.http import UpstreamPool
-from lmgate.routing.capabilities import ENDPOINT_LABELS, CapabilityMemory, declared_mode, serves_mode
+from lmgate.routing.capabilities import CapabilityMemory, cannot_serve, serves_mode
 from lmgate.routing.cooldowns import CooldownStore, MemoryCooldowns
 from lmgate.routing.outcomes import Verdict, backoff_delay, classify
 from lmgate.routing.strategies import DeploymentStats, candidates
@@ -195,7 +194,7 @@ class Router:
     def _nothing_sent(self, request: GatewayRequest, trace: RouteTrace) -> GatewayError:
         alias = request.model
         if trace.cooldown_wait is None and trace.quota_wait is None:
-            return self._cannot_serve(request, trace)
+            return cannot_serve(self.config.aliases, self.capabilities, request, trace)
         if trace.cooldown_wait is not None:
             wait = trace.cooldown_wait
             err: GatewayError = NoHealthyDeployment(
@@ -210,32 +209,6 @@ class Router:
             )
         err.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
         return err
-
-    def _cannot_serve(self, request: GatewayRequest, trace: RouteTrace) -> GatewayError:
-        """No candidate serves this endpoint (by mode, or by the upstreams' own word): a 400 naming the
-        alias, the endpoint and the aliases that would serve it; or the model's own "lacks tools" 400."""
-        if trace.lacking is not None and not trace.unsupported:
-            return trace.lacking
-        alias, endpoint = request.model, request.endpoint
-        label = ENDPOINT_LABELS.get(endpoint, endpoint)
-        if trace.unsupported:
-            why = "; ".join(dict.fromkeys(trace.unsupported))
-        else:
-            modes = sorted({declared_mode(d) or "chat" for d in self.config.aliases.get(alias, ())})
-            why = f"its deployments have model_info.mode {', '.join(modes)}"
-        servers = [
-            a for a, deps in self.config.aliases.items()
-            if a != alias and any(serves_mode(d, endpoint, endpoint != "embedding") and
-                                  not self.capabilities.unsupported(d.name, endpoint) for d in deps)
-        ]
-        hint = (
-            f"models that serve {label}: {', '.join(servers[:10])}" if servers
-            else f"no model of this gateway is configured for {label}"
-            + (" (model_info.mode: embedding)" if endpoint == "embedding" else "")
-        )
-        return UnsupportedEndpoint(
-            f"model '{alias}' and its fallbacks do not serve {label} ({why}); {hint}", param="model"
-        )
 
     def _candidates(self, alias: str, request: GatewayRequest) -> tuple[list[Deployment], list[float]]:
         key = (alias, request.endpoint, alias == request.model)
