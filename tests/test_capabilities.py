@@ -264,3 +264,37 @@ def test_memory_lasts_an_hour() -> None:
     assert memory.of("a")["embedding"][1] == "does not support embeddings"
     now[0] += 2
     assert memory.unsupported("a", "embedding") is None and memory.of("a") == {} and not memory
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(501, "This server does not support embeddings. Start it with `--embeddings`"),
+     (400, "this model does not support embeddings")],
+)
+def test_a_native_ollama_chat_model_asked_to_embed(make_gateway: Any, status: int, error: str) -> None:
+    """Ollama >= 0.12 answers /api/embed on a generation-only model with llama.cpp's 501; older ones
+    with a 400 "this model does not support embeddings". Neither hurts the model's chat."""
+    up = FakeOllamaUpstream().start()
+    try:
+        gw = make_gateway(
+            f"""
+            model_list:
+              - model_name: local
+                litellm_params: {{model: ollama_chat/qwen3:8b, api_base: {up.base}}}
+            """
+        )
+        o = ollama.Client(host=gw.url)
+        up.script = [OllamaBehaviour("status", status, error=error)]
+        with pytest.raises(ollama.ResponseError) as err:
+            o.embed(model="local", input="x")
+        assert err.value.status_code == 400
+        assert "'local'" in err.value.error and "embeddings" in err.value.error and error in err.value.error
+        row = httpx.get(gw.url + "/health").json()["deployments"][0]
+        assert row["state"] == "healthy" and "embedding" in row["unsupported"]
+        seen = len(up.seen)
+        with pytest.raises(ollama.ResponseError):
+            o.embed(model="local", input="x")  # remembered: nothing sent
+        assert len(up.seen) == seen
+        assert o.chat(model="local", messages=[{"role": "user", "content": "hi"}], stream=False).message.content
+    finally:
+        up.stop()
