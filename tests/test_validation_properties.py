@@ -18,6 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lmgate.errors import BadRequest
+from lmgate.validate import anthropic as v_anthropic
+from lmgate.validate import ollama as v_ollama
+from lmgate.validate import openai as v_openai
+from lmgate.validate import responses as v_responses
+from tests import client_bodies as bodies
 from tests.validation_kit import Gateway, is_protocol_error
 
 USER = [{"role": "user", "content": "hi"}]
@@ -164,3 +170,39 @@ def test_arbitrary_json_is_never_a_5xx_and_a_4xx_sends_nothing(
     if r.status_code >= 400:
         is_protocol_error(path, r)
         assert gw.upstream_calls == before, (body, r.text)
+
+
+def _places(node: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a JSON body (not descending into tool schemas: they are the upstream's business)."""
+    out = [here] if here else []
+    if here[-1:] in (("input_schema",), ("parameters",)):
+        return out
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _places(v, (*here, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _places(v, (*here, i))
+    return out
+
+
+AGENT_BODIES = [
+    (bodies.claude_code(), v_anthropic.messages),
+    (bodies.codex(), v_responses.create),
+    (bodies.openai_chat_like_claude_code(), v_openai.chat),
+    (bodies.OPEN_WEBUI_OLLAMA, v_ollama.chat),
+]
+AGENT_PLACES = [(i, place) for i, (body, _) in enumerate(AGENT_BODIES) for place in _places(body)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=st.sampled_from(AGENT_PLACES), value=json_values)
+def test_any_value_anywhere_in_agent_bodies_is_valid_or_a_bad_request(case: tuple[int, tuple[Any, ...]], value: Any) -> None:
+    """The validators for the upcoming Anthropic and Responses protocols (and the wired ones) never
+    crash: whatever sits anywhere in a Claude Code or Codex body, the answer is pass or BadRequest."""
+    index, place = case
+    body, validate = AGENT_BODIES[index]
+    try:
+        validate(_put(body, place, value))
+    except BadRequest as exc:
+        assert exc.param and exc.param in exc.message

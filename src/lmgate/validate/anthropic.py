@@ -16,6 +16,7 @@ from lmgate.validate.checks import (
     Check,
     boolean,
     each,
+    each_fast,
     fields,
     integer,
     invalid_type,
@@ -95,6 +96,20 @@ def _tool(v: Any, p: str) -> None:
 
 
 _messages = each(_message)
+_NONE = type(None)
+
+
+def _tool_ok(v: Any) -> bool:
+    """The fast path of `_tool`: a client tool {name, description?, input_schema}."""
+    return (
+        v.__class__ is dict
+        and v.get("type") is None
+        and v.get("name").__class__ is str
+        and v.get("input_schema").__class__ is dict
+        and v.get("description").__class__ in (str, _NONE)
+    )
+
+
 FIELDS: dict[str, Check] = {
     "system": text_or_blocks,
     "stream": boolean,
@@ -104,7 +119,7 @@ FIELDS: dict[str, Check] = {
     "stop_sequences": strings,
     "metadata": obj,
     "thinking": typed_object,
-    "tools": each(_tool),
+    "tools": each_fast(_tool_ok, _tool),
     "tool_choice": typed_object,
     "output_config": obj,
     "context_management": obj,

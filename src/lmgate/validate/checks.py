@@ -169,6 +169,20 @@ def each(check: Check) -> Check:
     return many
 
 
+def each_fast(ok: Callable[[Any], bool], check: Check) -> Check:
+    """`each(check)` with a fast path: an item `ok` accepts (one call, no path string built) is valid;
+    any other goes through `check`, which names the place of the mistake."""
+
+    def many(v: Any, p: str) -> None:
+        if v.__class__ is not list:
+            raise invalid_type(p, "an array", v)
+        for i, item in enumerate(v):
+            if not ok(item):
+                check(item, f"{p}[{i}]")
+
+    return many
+
+
 def required(body: Mapping[str, Any], key: str, check: Check) -> Any:
     value = body.get(key)
     if value is None:
@@ -180,3 +194,15 @@ def required(body: Mapping[str, Any], key: str, check: Check) -> Any:
 # ---- JSON-schema-bearing tool definitions, shared by the protocols ---------------------------------
 
 function_def = shaped({"name": string, "description": string, "parameters": obj, "strict": boolean}, ("name",))
+_NONE = type(None)
+
+
+def function_ok(fn: Any) -> bool:
+    """The fast path of `function_def`: a plain function definition."""
+    return (
+        fn.__class__ is dict
+        and fn.get("name").__class__ is str
+        and fn.get("description").__class__ in (str, _NONE)
+        and fn.get("parameters").__class__ in (dict, _NONE)
+        and fn.get("strict").__class__ in (bool, _NONE)
+    )

@@ -16,8 +16,10 @@ from lmgate.validate.checks import (
     array,
     boolean,
     each,
+    each_fast,
     fields,
     function_def,
+    function_ok,
     integer,
     invalid_type,
     invalid_value,
@@ -79,6 +81,23 @@ def _tool(v: Any, p: str) -> None:
         function_def(fn, f"{p}.function")
 
 
+def _tool_ok(v: Any) -> bool:
+    return v.__class__ is dict and v.get("type") == "function" and function_ok(v.get("function"))
+
+
+def _plain_message(m: Any) -> bool:
+    """The fast path of `_message`: {role, content} with text content and a lower-case role."""
+    return (
+        m.__class__ is dict
+        and len(m) == 2
+        and m.get("content").__class__ is str
+        and (role := m.get("role")).__class__ is str
+        and role in ROLES
+    )
+
+
+_messages = each_fast(_plain_message, _message)
+
 _COMMON: dict[str, Check] = {
     "stream": boolean,
     "format": string_or_object,
@@ -89,7 +108,7 @@ _COMMON: dict[str, Check] = {
     "top_logprobs": integer,
     "truncate": boolean,
 }
-CHAT_FIELDS: dict[str, Check] = {**_COMMON, "tools": each(_tool)}
+CHAT_FIELDS: dict[str, Check] = {**_COMMON, "tools": each_fast(_tool_ok, _tool)}
 GENERATE_FIELDS: dict[str, Check] = {
     **_COMMON,
     "prompt": string,
@@ -111,10 +130,7 @@ EMBED_FIELDS: dict[str, Check] = {
 def chat(body: dict[str, Any]) -> None:
     messages = body.get("messages")
     if messages is not None:
-        if messages.__class__ is not list:
-            raise invalid_type("messages", "an array", messages)
-        for i, m in enumerate(messages):
-            _message(m, f"messages[{i}]")
+        _messages(messages, "messages")
     fields(body, CHAT_FIELDS)
 
 

@@ -15,9 +15,11 @@ from lmgate.validate.checks import (
     array,
     boolean,
     each,
+    each_fast,
     empty,
     fields,
     function_def,
+    function_ok,
     integer,
     invalid_type,
     invalid_value,
@@ -127,6 +129,27 @@ def _tool(v: Any, p: str) -> None:
         function_def(fn, f"{p}.function")
 
 
+def _tool_ok(v: Any) -> bool:
+    return v.__class__ is dict and v.get("type") == "function" and function_ok(v.get("function"))
+
+
+_PLAIN_ROLES = frozenset({"user", "assistant", "system", "developer"})
+
+
+def _plain_message(m: Any) -> bool:
+    """The fast path of `_message`: {role, content} with text content."""
+    return (
+        m.__class__ is dict
+        and len(m) == 2
+        and m.get("content").__class__ is str
+        and (role := m.get("role")).__class__ is str
+        and role in _PLAIN_ROLES
+    )
+
+
+_messages = each_fast(_plain_message, _message)
+
+
 def _tool_choice(v: Any, p: str) -> None:
     if v.__class__ is str:
         one_of("none", "auto", "required")(v, p)
@@ -164,7 +187,7 @@ CHAT_FIELDS: dict[str, Check] = {
     "max_completion_tokens": integer,
     "logprobs": boolean,
     "top_logprobs": integer,
-    "tools": each(_tool),
+    "tools": each_fast(_tool_ok, _tool),
     "tool_choice": _tool_choice,
     "parallel_tool_calls": boolean,
     "response_format": _response_format,
@@ -193,8 +216,7 @@ def chat(body: dict[str, Any]) -> None:
         raise invalid_type("messages", "an array", messages)
     if not messages:
         raise empty("messages", "empty array. Expected an array with minimum length 1")
-    for i, m in enumerate(messages):
-        _message(m, f"messages[{i}]")
+    _messages(messages, "messages")
     fields(body, CHAT_FIELDS)
 
 

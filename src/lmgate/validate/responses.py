@@ -14,7 +14,7 @@ from typing import Any
 from lmgate.validate.checks import (
     Check,
     boolean,
-    each,
+    each_fast,
     fields,
     integer,
     invalid_type,
@@ -83,9 +83,22 @@ def _tool(v: Any, p: str) -> None:
             obj(v["parameters"], f"{p}.parameters")
 
 
+_NONE = type(None)
+
+
+def _tool_ok(v: Any) -> bool:
+    """The fast path of `_tool`: a flat function tool."""
+    return (
+        v.__class__ is dict
+        and v.get("type") == "function"
+        and v.get("name").__class__ is str
+        and v.get("parameters").__class__ in (dict, _NONE)
+    )
+
+
 FIELDS: dict[str, Check] = {
     "instructions": string,
-    "tools": each(_tool),
+    "tools": each_fast(_tool_ok, _tool),
     "tool_choice": string_or_object,
     "parallel_tool_calls": boolean,
     "max_output_tokens": integer,
