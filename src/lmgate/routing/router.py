@@ -22,13 +22,7 @@ from typing import TYPE_CHECKING
 
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.core import Deployment, GatewayRequest, UpstreamReply, UpstreamStream, Usage
-from lmgate.errors import (
-    GatewayError,
-    ModelNotFound,
-    NoHealthyDeployment,
-    QuotaExceeded,
-    UpstreamError,
-)
+from lmgate.errors import GatewayError, ModelNotFound, NoHealthyDeployment, QuotaExceeded, UpstreamError
 from lmgate.limits import MemoryQuotas, Quota, QuotaStore
 from lmgate.limits.base import WORKERS_ENV, worker_count
 from lmgate.providers.http import UpstreamPool
