@@ -238,8 +238,9 @@ class Router:
                 try:
                     answer = await self._attempt(dep, request)
                 except UpstreamError as exc:
-                    trace.add(dep.name, exc.outcome, time.perf_counter() - started)
                     verdict = classify(exc)
+                    outcome = "unsupported" if verdict is Verdict.UNSUPPORTED else exc.outcome
+                    trace.add(dep.name, outcome, time.perf_counter() - started)
                     if verdict in (Verdict.FATAL, Verdict.CONTEXT, Verdict.CONTENT):
                         return Refusal(verdict, exc)
                     if verdict is Verdict.UNSUPPORTED:  # capability, not health: remember, try the next
