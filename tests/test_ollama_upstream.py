@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import ollama
 import openai
 import pytest
 
@@ -295,3 +296,26 @@ def test_stream_cut_off_before_done_is_an_error(gw, ollama_up, kind):
     stream = client(gw).chat.completions.create(model="local-qwen", messages=[{"role": "user", "content": "x"}], stream=True)
     with pytest.raises(openai.APIError):
         list(stream)
+
+
+def test_ollama_cloud_key_never_reaches_an_instance_of_ones_own(make_gateway, monkeypatch):
+    """OLLAMA_API_KEY fills in a missing api_key only for Ollama Cloud: a local or LAN instance never
+    receives it (over plain HTTP, to a host that has no use for it)."""
+    monkeypatch.setenv("OLLAMA_API_KEY", "sk-ollama-cloud-secret-1")
+    up = FakeOllamaUpstream().start()
+    try:
+        gw = make_gateway(
+            f"""
+model_list:
+  - model_name: lan
+    litellm_params: {{model: ollama_chat/qwen3:8b, api_base: {up.base}}}
+  - model_name: cloud
+    litellm_params: {{model: ollama_chat/gpt-oss:120b, api_base: https://ollama.com}}
+"""
+        )
+        ollama.Client(host=gw.url, timeout=10).chat(model="lan", messages=[{"role": "user", "content": "hi"}], stream=False)
+        assert "Authorization" not in up.seen[-1].headers and "authorization" not in up.seen[-1].headers
+        cfg = compile_config("model_list:\n  - model_name: c\n    litellm_params: {model: ollama_chat/x, api_base: https://ollama.com}\n", "t")
+        assert cfg.deployments[0].headers["Authorization"] == "Bearer sk-ollama-cloud-secret-1"
+    finally:
+        up.stop()

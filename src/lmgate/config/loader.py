@@ -245,7 +245,7 @@ def _compile_entry(
         warnings.append(doc.problem((*path, "litellm_params", "api_base"), f"normalised to {api_base}: {note}"))
 
     api_key = params.api_key.get_secret_value() if params.api_key else None
-    if api_key is None and (key_env := adapter.api_key_env(prefix)):
+    if api_key is None and (key_env := adapter.api_key_env(prefix, api_base)):
         api_key = env.get(key_env)
 
     extras = dict(params.model_extra or {})

@@ -228,7 +228,7 @@ def _transport_ok(probe: Probe, base: str, rep: DeploymentReport, ollama: bool) 
 def _auth_ok(probe: Probe, d: Deployment, rep: DeploymentReport) -> bool:
     if probe.status not in (401, 403):
         return True
-    env = d.adapter.api_key_env(d.provider)
+    env = d.adapter.api_key_env(d.provider, d.api_base)
     rep.add("auth", "fail", f"{probe.status}: {probe.error_message() or 'unauthorized'}", _auth_fix(d, env))
     return False
 
@@ -287,7 +287,7 @@ async def _key_check(
     """An upstream that lists models without a key (OpenRouter) has the key checked on `path` (its own
     details: free tier, credit left)."""
     if not key:
-        env = d.adapter.api_key_env(d.provider) or "<KEY_VARIABLE>"
+        env = d.adapter.api_key_env(d.provider, d.api_base) or "<KEY_VARIABLE>"
         rep.add("auth", "fail", f"no key for {URL(d.api_base).host}", f"export {env}=<key> (or api_key: os.environ/{env})")
         return False
     probe = await request_json(session, "GET", d.api_base + path, headers=auth_headers(key))

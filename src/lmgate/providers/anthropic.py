@@ -162,7 +162,7 @@ class Anthropic(Provider):
     def default_api_base(self, prefix: str) -> str | None:
         return "https://api.anthropic.com"
 
-    def api_key_env(self, prefix: str) -> str | None:
+    def api_key_env(self, prefix: str, api_base: str = "") -> str | None:
         return "ANTHROPIC_API_KEY"
 
     def normalise_api_base(self, prefix: str, api_base: str) -> tuple[str, str | None]:

@@ -72,7 +72,7 @@ class Azure(OpenAICompatible):
     def default_api_base(self, prefix: str) -> str | None:
         return None
 
-    def api_key_env(self, prefix: str) -> str | None:
+    def api_key_env(self, prefix: str, api_base: str = "") -> str | None:
         return "AZURE_API_KEY"
 
     def zero_cost(self, prefix: str, api_base: str, upstream_model: str) -> bool:

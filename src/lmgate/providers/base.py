@@ -40,8 +40,9 @@ class Provider(ABC):
     def default_api_base(self, prefix: str) -> str | None:
         return None
 
-    def api_key_env(self, prefix: str) -> str | None:
-        """Environment variable holding the key when litellm_params.api_key is absent."""
+    def api_key_env(self, prefix: str, api_base: str = "") -> str | None:
+        """Environment variable holding the key when litellm_params.api_key is absent (for upstreams at
+        `api_base`: a provider whose key belongs to one host says None for the others)."""
         return None
 
     def normalise_api_base(self, prefix: str, api_base: str) -> tuple[str, str | None]:

@@ -203,8 +203,10 @@ class Ollama(Provider):
     def default_api_base(self, prefix: str) -> str | None:
         return DEFAULT_BASE
 
-    def api_key_env(self, prefix: str) -> str | None:
-        return "OLLAMA_API_KEY"
+    def api_key_env(self, prefix: str, api_base: str = "") -> str | None:
+        """OLLAMA_API_KEY is Ollama Cloud's key: never sent to an instance of the operator's own (the
+        default base is local, so an unknown base gets none either)."""
+        return "OLLAMA_API_KEY" if is_cloud(api_base) else None
 
     def normalise_api_base(self, prefix: str, api_base: str) -> tuple[str, str | None]:
         base = api_base.rstrip("/")

@@ -69,7 +69,7 @@ class OpenAICompatible(Provider):
     def default_api_base(self, prefix: str) -> str | None:
         return VENDORS[prefix].base
 
-    def api_key_env(self, prefix: str) -> str | None:
+    def api_key_env(self, prefix: str, api_base: str = "") -> str | None:
         return VENDORS[prefix].key_env
 
     def zero_cost(self, prefix: str, api_base: str, upstream_model: str) -> bool:
