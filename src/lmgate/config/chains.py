@@ -40,6 +40,7 @@ class RoutingPolicy:
     max_fallbacks: int = DEFAULT_MAX_FALLBACKS
     backoff_base: float = DEFAULT_BACKOFF_BASE_S
     backoff_max: float = DEFAULT_BACKOFF_MAX_S
+    wait_for_cooldown: float = 0.0  # seconds a request may wait for a cooling deployment to come back
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ def compile_policy(cfg: ConfigFile) -> RoutingPolicy:
         max_fallbacks=_first(rs.max_fallbacks, DEFAULT_MAX_FALLBACKS),
         backoff_base=_first(rs.retry_backoff_base, DEFAULT_BACKOFF_BASE_S),
         backoff_max=_first(rs.retry_backoff_max, DEFAULT_BACKOFF_MAX_S),
+        wait_for_cooldown=rs.wait_for_cooldown_s or 0.0,
     )
 
 

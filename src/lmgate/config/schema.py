@@ -100,6 +100,7 @@ class RouterSettings(_Section):
     retry_backoff_base: float | None = Field(default=None, ge=0)  # lmgate extension
     retry_backoff_max: float | None = Field(default=None, ge=0)  # lmgate extension
     recursive_fallbacks: bool | None = None  # lmgate extension
+    wait_for_cooldown_s: float | None = Field(default=None, ge=0)  # lmgate extension
 
 
 class LitellmSettings(_Section):

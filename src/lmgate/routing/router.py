@@ -28,6 +28,7 @@ from lmgate.routing.outcomes import Verdict, backoff_delay, classify
 from lmgate.routing.strategies import DeploymentStats, candidates
 from lmgate.routing.stream import OnClose, PeekedStream
 from lmgate.routing.trace import RouteTrace
+from lmgate.routing.wait import wait_for_cooldown
 from lmgate.workers import SOLO, WorkerIdentity
 
 if TYPE_CHECKING:
@@ -161,6 +162,8 @@ class Router:
             return outcome
         if outcome is not None:
             raise outcome
+        if await wait_for_cooldown(trace, self.state.cooldowns, self.config.policy.wait_for_cooldown):
+            return await self._route(request, trace)
         raise self._nothing_sent(request.model, trace)
 
     async def _walk(

@@ -5,18 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 COOLDOWN = "cooldown"
+WAITED = "waited"  # the request waited this long for a cooling deployment to come back (wait.py)
 QUOTA_PREFIX = "quota-"
 
 
 def is_skip(outcome: str) -> bool:
-    """A candidate passed over before anything was sent (cooling down, over quota): not an upstream failure."""
-    return outcome == COOLDOWN or outcome.startswith(QUOTA_PREFIX)
+    """A candidate passed over before anything was sent (cooling down, over quota, waited for): not an
+    upstream failure."""
+    return outcome in (COOLDOWN, WAITED) or outcome.startswith(QUOTA_PREFIX)
 
 
 @dataclass(slots=True)
 class RouteAttempt:
     deployment: str
-    outcome: str  # ok | a status code | timeout | unreachable | bad-response | cooldown | quota-rpm ...
+    outcome: str  # ok | a status code | timeout | unreachable | bad-response | cooldown | quota-rpm | waited ...
     seconds: float | None = None  # None for candidates skipped before sending
 
     def render(self) -> str:
@@ -31,6 +33,7 @@ class RouteTrace:
     attempts: list[RouteAttempt] = field(default_factory=list)
     cooldown_wait: float | None = None  # shortest remaining cooldown among skipped candidates
     quota_wait: float | None = None  # shortest wait until a skipped candidate's quota frees up
+    waited: float = 0.0  # seconds spent waiting out cooldowns (router_settings.wait_for_cooldown_s)
 
     def add(self, deployment: str, outcome: str, seconds: float | None = None) -> None:
         self.attempts.append(RouteAttempt(deployment, outcome, seconds))
