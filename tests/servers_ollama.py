@@ -9,6 +9,7 @@ stream and streams cut off before `done`.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,12 +53,13 @@ def _metrics(prompt: int, completion: int) -> dict[str, Any]:
 class FakeOllamaUpstream(FakeServer):
     """Scripted Ollama: `script` holds behaviours consumed one per inference request."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.script: list[OllamaBehaviour] = []
         self.default = OllamaBehaviour()
         self.seen: list[SeenRequest] = []
         self.missing = {"missing-model"}  # names answered with Ollama's 404
-        self.server = ServerThread(self._app)
+        self.listings: list[float] = []  # time.monotonic() of each GET /api/tags (health checks)
+        self.server = ServerThread(self._app, port)
 
     def _app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -67,7 +69,13 @@ class FakeOllamaUpstream(FakeServer):
         app.router.add_post("/api/embeddings", self._embeddings)
         app.router.add_post("/api/show", self._show)
         app.router.add_get("/img.png", self._image)
+        app.router.add_get("/api/tags", self._tags)
         return app
+
+    async def _tags(self, request: web.Request) -> web.Response:
+        self.listings.append(time.monotonic())
+        model = {"name": "qwen3:8b", "model": "qwen3:8b", "modified_at": _now(), "size": 5_225_376_047, "digest": "500a1f067a9f"}
+        return web.Response(body=orjson.dumps({"models": [model]}), content_type="application/json")
 
     async def _show(self, request: web.Request) -> web.Response:
         body = orjson.loads(await request.read())

@@ -127,7 +127,7 @@ class GeneralSettings(_Section):
     store_model_in_db: bool | None = None
     disable_spend_logs: bool | None = None
     background_health_checks: bool | None = None
-    health_check_interval: float | None = None
+    health_check_interval: float | None = Field(default=None, gt=0)
     max_parallel_requests: int | None = None
     global_max_parallel_requests: int | None = None
     maximum_spend_logs_retention_period: str | None = None

@@ -59,6 +59,11 @@ class Provider(ABC):
         counts against a money budget, whatever the price table says."""
         return False
 
+    def health_check_url(self, deployment: Deployment) -> str | None:
+        """What the background health check GETs: the model listing, never a completion (None: nothing
+        to check, e.g. built in)."""
+        return deployment.api_base + "/models" if self.probe == "openai" else None
+
     def key_check_path(self, prefix: str) -> str | None:
         """A path under api_base that checks the key when the model listing does not (OpenRouter)."""
         return None

@@ -206,6 +206,9 @@ class Ollama(Provider):
     def api_key_env(self, prefix: str) -> str | None:
         return "OLLAMA_API_KEY"
 
+    def health_check_url(self, deployment: Deployment) -> str | None:
+        return deployment.api_base + "/api/tags"
+
     def normalise_api_base(self, prefix: str, api_base: str) -> tuple[str, str | None]:
         base = api_base.rstrip("/")
         for suffix in _TRAILING:

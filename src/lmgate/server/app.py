@@ -3,6 +3,8 @@ closed here)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -12,8 +14,9 @@ from lmgate.config.runtime import RuntimeConfig
 from lmgate.observability.observer import OBSERVER, build_observer, observer_lifespan
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing import Router, RouterState
+from lmgate.routing.health_checks import HealthChecker
 from lmgate.server import health, metrics_endpoint, middleware, observe, reload
-from lmgate.server.state import STATE, GatewayState
+from lmgate.server.state import HEALTH_CHECKS, STATE, GatewayState
 from lmgate.workers import SOLO, WorkerIdentity
 
 
@@ -33,6 +36,8 @@ def create_app(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> web.Appl
     app.add_routes(inbound.routes())
     app.cleanup_ctx.append(_upstream_sessions)
     app.cleanup_ctx.append(_shared_state)
+    app[HEALTH_CHECKS] = HealthChecker(lambda: (app[STATE].router, app[STATE].pool))
+    app.cleanup_ctx.append(_health_checks)
     reload.install(app)
     app.cleanup_ctx.append(observer_lifespan)
     return app
@@ -78,3 +83,15 @@ async def _shared_state(app: web.Application) -> AsyncIterator[None]:
         link.every(getattr(cooldowns, "refresh_s", 0.5), refresh)
     yield
     await link.close()
+
+
+async def _health_checks(app: web.Application) -> AsyncIterator[None]:
+    """Background health checks (general_settings.background_health_checks), one checker per process;
+    it idles while they are off and follows reloads."""
+    checker = app[HEALTH_CHECKS]
+    task = asyncio.create_task(checker.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await checker.close()
