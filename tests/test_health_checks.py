@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.redis_server import RedisServer, redis_server_fixture, redis_session_fixture  # noqa: F401
+from tests.redis_server import RedisServer, backend_fixture, redis_server_fixture, redis_session_fixture  # noqa: F401
 from tests.routing_kit import ROUTE, Tiers, chain_config, chat, health, hops, tiers_fixture  # noqa: F401
 from tests.servers import Behaviour, FakeOpenAIUpstream, ServerThread, free_port
 from tests.servers_ollama import FakeOllamaUpstream
@@ -64,8 +64,8 @@ def test_dead_tier_is_skipped_then_recovery_is_seen(tiers: Tiers, make_gateway):
         cloud.stop()
 
 
-def test_listing_5xx_marks_down_and_401_is_up(tiers: Tiers, make_gateway):
-    gw = make_gateway(chain_config(tiers, general=_checks()))
+def test_listing_5xx_marks_down_and_401_is_up(tiers: Tiers, make_gateway, backend: str):
+    gw = make_gateway(chain_config(tiers, router=backend, general=_checks()))
     tiers.cloud.listing_status = 503
     assert _until("a 503 listing to mark it down", lambda: _probe_down(gw)) == "health-check 503"
     tiers.cloud.listing_status = 401  # the host answers: up (a key problem is for requests to find)
