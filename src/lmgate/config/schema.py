@@ -101,6 +101,8 @@ class RouterSettings(_Section):
     retry_backoff_max: float | None = Field(default=None, ge=0)  # lmgate extension
     recursive_fallbacks: bool | None = None  # lmgate extension
     wait_for_cooldown_s: float | None = Field(default=None, ge=0)  # lmgate extension
+    ollama_prefer_loaded: bool | None = None  # lmgate extension
+    ollama_ps_interval: float | None = Field(default=None, gt=0)  # lmgate extension
 
 
 class LitellmSettings(_Section):

@@ -89,6 +89,11 @@ class Metrics:
             "lmgate_deployment_state", "1 for the state each deployment is in.",
             ("deployment", "model_group", "provider", "state"), registry=r, multiprocess_mode="liveall",
         )
+        self.model_loaded = Gauge(
+            "lmgate_deployment_model_loaded",
+            "1 when the deployment's Ollama instance has its model in memory (router_settings.ollama_prefer_loaded).",
+            ("deployment", "model_group"), registry=r, multiprocess_mode="liveall",
+        )
         self._cache: dict[tuple[object, ...], _Children] = {}
         self.compat: LiteLLMMetrics | None = None
         if litellm_compat:
@@ -169,6 +174,11 @@ class Metrics:
                 self.deployment_state.labels(deployment, group, provider, name).set(1 if name == state else 0)
             if self.compat is not None:
                 self.compat.deployment_state(deployment, provider, state)
+
+    def set_models_loaded(self, loaded: list[tuple[str, str, bool]]) -> None:
+        """loaded: (deployment, model_group, loaded) for the deployments routed by loaded model."""
+        for deployment, group, is_loaded in loaded:
+            self.model_loaded.labels(deployment, group).set(1 if is_loaded else 0)
 
     def flush(self) -> None:
         """Move what was counted into prometheus_client (see deferred.py)."""

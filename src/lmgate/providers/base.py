@@ -64,6 +64,11 @@ class Provider(ABC):
         to check, e.g. built in)."""
         return deployment.api_base + "/models" if self.probe == "openai" else None
 
+    def loaded_models_url(self, deployment: Deployment) -> str | None:
+        """Where the models this instance holds in memory are listed (Ollama's /api/ps), for routing to
+        the instance that has a model warm; None when the upstream has no such notion."""
+        return None
+
     def key_check_path(self, prefix: str) -> str | None:
         """A path under api_base that checks the key when the model listing does not (OpenRouter)."""
         return None

@@ -209,6 +209,9 @@ class Ollama(Provider):
     def health_check_url(self, deployment: Deployment) -> str | None:
         return deployment.api_base + "/api/tags"
 
+    def loaded_models_url(self, deployment: Deployment) -> str | None:
+        return None if is_cloud(deployment.api_base) else deployment.api_base + "/api/ps"
+
     def normalise_api_base(self, prefix: str, api_base: str) -> tuple[str, str | None]:
         base = api_base.rstrip("/")
         for suffix in _TRAILING:

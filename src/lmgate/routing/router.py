@@ -29,6 +29,7 @@ from lmgate.routing.strategies import DeploymentStats, candidates
 from lmgate.routing.stream import OnClose, PeekedStream
 from lmgate.routing.trace import RouteTrace
 from lmgate.routing.wait import wait_for_cooldown
+from lmgate.routing.warm import WarmModels, warm_aliases
 from lmgate.workers import SOLO, WorkerIdentity
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class RouterState:
     quotas: QuotaStore = field(default_factory=MemoryQuotas)
     stats: dict[str, DeploymentStats] = field(default_factory=dict)
     redis: RedisLink | None = None
+    warm: WarmModels = field(default_factory=WarmModels)  # what each Ollama instance has loaded
 
     def stats_for(self, name: str) -> DeploymentStats:
         s = self.stats.get(name)
@@ -98,6 +100,7 @@ class Router:
         self._cum_weights = {a: list(accumulate(d.weight for d in deps)) for a, deps in config.aliases.items()}
         self._coolable = {d.name: self._may_cool(d) for d in config.deployments}
         self.state.cooldowns.watch(d.name for d in config.deployments)
+        self.warm_aliases = warm_aliases(config)  # routed to the Ollama instance with the model loaded
 
     def _may_cool(self, d: Deployment) -> bool:
         """LiteLLM does not cool down an alias's only deployment unless allowed_fails is set; lmgate also
@@ -211,9 +214,11 @@ class Router:
         """One alias: every deployment once, then retry rounds with backoff. The answer, a refusal, or
         the last error."""
         policy = self.config.policy
-        deps = candidates(
+        deps: Iterable[Deployment] = candidates(
             policy.strategy, self.config.aliases[alias], self.state.stats.get, self._rng, self._cum_weights[alias]
         )
+        if alias in self.warm_aliases:
+            deps = self.state.warm.prefer(deps)
         pending: Iterable[tuple[Deployment, int]] = (
             (d, policy.num_retries if d.max_retries is None else d.max_retries) for d in deps
         )
@@ -243,6 +248,8 @@ class Router:
                             hint = max(hint or 0.0, exc.retry_after)
                     continue
                 trace.add(dep.name, "ok", time.perf_counter() - started)
+                if alias in self.warm_aliases:
+                    self.state.warm.answered(dep, answer)
                 return RouteResult(dep, answer, trace, request.native_to(answer.wire))
             if not again:
                 return last

@@ -47,6 +47,8 @@ async def deployment_states(router: Router) -> dict[str, Any]:
             "latency_ms": round(stats.latency * 1000, 1) if stats and stats.latency is not None else None,
             "last_error": (stats.last_error or None) if stats else None,
         }
+        if d.alias in router.warm_aliases:
+            row["loaded"] = state.warm.is_loaded(d)  # None until /api/ps or an answer said
         cooling = state.cooldowns.state(d.name)
         if cooling is not None:
             left, reason = cooling

@@ -4,8 +4,8 @@ closed here)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
 
 from aiohttp import web
 
@@ -15,6 +15,7 @@ from lmgate.observability.observer import OBSERVER, build_observer, observer_lif
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing import Router, RouterState
 from lmgate.routing.health_checks import HealthChecker
+from lmgate.routing.warm import WarmPoller
 from lmgate.server import health, metrics_endpoint, middleware, observe, reload
 from lmgate.server.state import HEALTH_CHECKS, STATE, GatewayState
 from lmgate.workers import SOLO, WorkerIdentity
@@ -36,8 +37,8 @@ def create_app(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> web.Appl
     app.add_routes(inbound.routes())
     app.cleanup_ctx.append(_upstream_sessions)
     app.cleanup_ctx.append(_shared_state)
-    app[HEALTH_CHECKS] = HealthChecker(lambda: (app[STATE].router, app[STATE].pool))
-    app.cleanup_ctx.append(_health_checks)
+    app[HEALTH_CHECKS] = HealthChecker(partial(_current, app))
+    app.cleanup_ctx.append(_background)
     reload.install(app)
     app.cleanup_ctx.append(observer_lifespan)
     return app
@@ -85,13 +86,21 @@ async def _shared_state(app: web.Application) -> AsyncIterator[None]:
     await link.close()
 
 
-async def _health_checks(app: web.Application) -> AsyncIterator[None]:
-    """Background health checks (general_settings.background_health_checks), one checker per process;
-    it idles while they are off and follows reloads."""
+
+def _current(app: web.Application) -> tuple[Router, UpstreamPool]:
+    """The router and pool serving now (both change on reload)."""
+    st = app[STATE]
+    return st.router, st.pool
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    """Background health checks (general_settings.background_health_checks) and the Ollama /api/ps
+    poller (router_settings.ollama_prefer_loaded): one each per process; they idle while switched off
+    and follow reloads."""
     checker = app[HEALTH_CHECKS]
-    task = asyncio.create_task(checker.run())
+    tasks = [asyncio.create_task(checker.run()), asyncio.create_task(WarmPoller(partial(_current, app)).run())]
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     await checker.close()
