@@ -38,16 +38,15 @@ def _config(a: FakeOllamaUpstream, b: FakeOllamaUpstream, router: str) -> str:
     return f"model_list:\n{listing}\nrouter_settings:\n  {router}\ngeneral_settings:\n  master_key: {MASTER}\n"
 
 
-def _ask(gw: ServerThread, model: str) -> str:
-    """One chat; the deployment that answered."""
-    r = httpx.post(
-        gw.url + "/v1/chat/completions",
-        json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
-        headers={"Authorization": f"Bearer {MASTER}"},
-        timeout=15,
-    )
-    assert r.status_code == 200, r.text
-    return r.headers["x-lmgate-deployment"]
+def _ask(gw: ServerThread, model: str, stream: bool = False) -> str:
+    """One chat (read to its end); the deployment that answered."""
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+    headers = {"Authorization": f"Bearer {MASTER}"}
+    with httpx.stream("POST", gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=15) as r:
+        text = r.read()
+        assert r.status_code == 200, text
+        assert b"hello" in text
+        return r.headers["x-lmgate-deployment"]
 
 
 def _loaded(gw: ServerThread) -> dict[str, object]:
@@ -77,13 +76,14 @@ def test_requests_go_to_the_instance_with_the_model_loaded(pair, make_gateway):
     assert 'lmgate_deployment_model_loaded{deployment="qwen-b",model_group="qwen"} 0.0' in metrics
 
 
-def test_cold_start_settles_one_model_per_instance(pair, make_gateway):
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_cold_start_settles_one_model_per_instance(pair, make_gateway, stream: bool):
     # /api/ps is read at start (both empty) and then only every 60 s: what follows is learnt from the
     # answers (and the poll a cold load's load_duration brings forward).
     a, b = pair
     gw = make_gateway(_config(a, b, "ollama_prefer_loaded: true\n  ollama_ps_interval: 60"))
     _until("/api/ps to be read", lambda: set(_loaded(gw).values()) == {False})
-    answered = [_ask(gw, model) for model in ("qwen", "llama") * 4]
+    answered = [_ask(gw, model, stream) for model in ("qwen", "llama") * 4]
     assert a.loads + b.loads == 2, f"one cold load per model, then warm: {answered}"
     qwen_on, llama_on = answered[0][-1], answered[1][-1]
     assert qwen_on != llama_on, "the second model goes to the empty instance"

@@ -247,9 +247,10 @@ class Router:
                         if exc.retry_after is not None:
                             hint = max(hint or 0.0, exc.retry_after)
                     continue
-                trace.add(dep.name, "ok", time.perf_counter() - started)
+                took = time.perf_counter() - started
+                trace.add(dep.name, "ok", took)
                 if alias in self.warm_aliases:
-                    self.state.warm.answered(dep, answer)
+                    self.state.warm.answered(dep, answer, took)
                 return RouteResult(dep, answer, trace, request.native_to(answer.wire))
             if not again:
                 return last

@@ -6,8 +6,9 @@ several Ollama instances, the candidates are reordered so that instances with th
 first, then the instances holding the fewest models (a cold load there evicts the least); ties keep the
 routing strategy's order. What each instance holds is polled from `/api/ps` every
 `ollama_ps_interval` seconds and corrected from answers at once: an answer means its model is loaded
-now, and an answer whose `load_duration` shows a cold load means the others' places are unknown (they
-may have been evicted) until the next poll, which it brings forward.
+now, and an answer whose `load_duration` shows a cold load (for a stream: a first frame that slow)
+means the others' places are unknown (they may have been evicted) until the next poll, which it
+brings forward.
 """
 
 from __future__ import annotations
@@ -57,12 +58,13 @@ def ps_interval(config: RuntimeConfig) -> float:
     return config.file.router_settings.ollama_ps_interval or DEFAULT_PS_INTERVAL_S
 
 
-def load_seconds(answer: UpstreamReply | UpstreamStream) -> float | None:
-    """An Ollama answer's `load_duration` in seconds (whole answers; streams carry it only at the end)."""
+def load_seconds(answer: UpstreamReply | UpstreamStream, took: float) -> float:
+    """How long the answer may have spent loading its model: a whole answer's `load_duration`; for a
+    stream (whose durations come only at its end) the time to its first frame, an upper bound."""
     if not isinstance(answer, UpstreamReply):
-        return None
+        return took
     ns = answer.data.get("load_duration")
-    return ns / 1e9 if isinstance(ns, int | float) else None
+    return ns / 1e9 if isinstance(ns, int | float) else 0.0
 
 
 class WarmModels:
@@ -87,10 +89,10 @@ class WarmModels:
         """`ordered` (the strategy's order) with warm instances first, then the emptiest (stable)."""
         return sorted(ordered, key=self._rank)
 
-    def answered(self, d: Deployment, answer: UpstreamReply | UpstreamStream) -> None:
+    def answered(self, d: Deployment, answer: UpstreamReply | UpstreamStream, took: float) -> None:
+        """`d` answered (`took` seconds to the answer, or to a stream's first frame)."""
         held = self.loaded.setdefault(d.api_base, set())
-        took = load_seconds(answer)
-        if took is not None and took >= COLD_LOAD_S:
+        if load_seconds(answer, took) >= COLD_LOAD_S:
             held.clear()  # a cold load may have evicted the others: unknown until /api/ps says
             self.wake.set()
         held.add(model_key(d.upstream_model))
