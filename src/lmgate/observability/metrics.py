@@ -77,7 +77,7 @@ class Metrics:
         self.fallbacks = counter(Counter("lmgate_fallbacks", "Moves to another alias of a chain.", ("from_model", "to_model", "reason"), registry=r))
         self.retries = counter(Counter("lmgate_upstream_failures", "Failed upstream attempts.", ("deployment", "provider", "outcome"), registry=r))
         self.skips = counter(Counter(
-            "lmgate_deployment_skips", "Candidates passed over before sending (cooldown, quota-rpm/tpm/rpd).",
+            "lmgate_deployment_skips", "Candidates passed over before sending (cooldown, quota-rpm/tpm/rpd, waited).",
             ("deployment", "provider", "reason"), registry=r,
         ))
         self.rate_limited = counter(Counter("lmgate_rate_limit_rejections", "Requests refused by a limit.", ("scope", "name"), registry=r))
