@@ -46,6 +46,7 @@ def chain_config(
     cloud_params: str = "",
     cloud_base: str | None = None,
     extra_models: str = "",
+    general: str = "",
 ) -> str:
     """The K3s gatekeeper's shape: cloud-kimi -> vllm-qwen -> ollama-qwen, with knobs per test."""
     return f"""
@@ -74,6 +75,7 @@ litellm_settings:
   {litellm}
 general_settings:
   master_key: {MASTER}
+  {general}
 """
 
 

@@ -143,12 +143,14 @@ class FakeOpenAIUpstream(FakeServer):
 
     base_path = "/v1"
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.script: list[Behaviour] = []
         self.default = Behaviour()
         self.seen: list[SeenRequest] = []
-        self.server = ServerThread(self._app)
+        self.server = ServerThread(self._app, port)
         self.disconnects = 0
+        self.listings: list[float] = []  # time.monotonic() of each GET /v1/models (health checks)
+        self.listing_status = 200
 
     @property
     def calls(self) -> int:
@@ -164,7 +166,13 @@ class FakeOpenAIUpstream(FakeServer):
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_get("/v1/models", self._models)
         return app
+
+    async def _models(self, request: web.Request) -> web.Response:
+        self.listings.append(time.monotonic())
+        data = {"object": "list", "data": [{"id": "m", "object": "model", "created": 0, "owned_by": "fake"}]}
+        return web.json_response(data, status=self.listing_status)
 
     def _next(self) -> Behaviour:
         return self.script.pop(0) if self.script else self.default

@@ -9,6 +9,7 @@ stream and streams cut off before `done`.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,10 +39,10 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # nanosecond precision, as Go prints
 
 
-def _metrics(prompt: int, completion: int) -> dict[str, Any]:
+def _metrics(prompt: int, completion: int, load_ns: int = 5_025_959) -> dict[str, Any]:
     return {
         "total_duration": 5_043_500_667,
-        "load_duration": 5_025_959,
+        "load_duration": load_ns,
         "prompt_eval_count": prompt,
         "prompt_eval_duration": 325_953_000,
         "eval_count": completion,
@@ -52,12 +53,20 @@ def _metrics(prompt: int, completion: int) -> dict[str, Any]:
 class FakeOllamaUpstream(FakeServer):
     """Scripted Ollama: `script` holds behaviours consumed one per inference request."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None, load_s: float = 0.0, max_loaded: int = 0) -> None:
+        """`load_s` > 0: a model not in memory costs that long to load (reported as `load_duration`),
+        and at most `max_loaded` models stay loaded (the least recently used goes; 0 = no limit)."""
+        self.load_s = load_s
+        self.max_loaded = max_loaded
+        self.loaded: list[str] = []  # least recently used first, as /api/ps lists them
+        self.loads = 0  # cold loads paid
+        self._load_lock = asyncio.Lock()
         self.script: list[OllamaBehaviour] = []
         self.default = OllamaBehaviour()
         self.seen: list[SeenRequest] = []
         self.missing = {"missing-model"}  # names answered with Ollama's 404
-        self.server = ServerThread(self._app)
+        self.listings: list[float] = []  # time.monotonic() of each GET /api/tags (health checks)
+        self.server = ServerThread(self._app, port)
 
     def _app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -67,7 +76,34 @@ class FakeOllamaUpstream(FakeServer):
         app.router.add_post("/api/embeddings", self._embeddings)
         app.router.add_post("/api/show", self._show)
         app.router.add_get("/img.png", self._image)
+        app.router.add_get("/api/tags", self._tags)
+        app.router.add_get("/api/ps", self._ps)
         return app
+
+    async def _ps(self, request: web.Request) -> web.Response:
+        models = [{"name": m, "model": m, "size": 5_225_376_047, "expires_at": _now(), "size_vram": 0} for m in self.loaded]
+        return web.Response(body=orjson.dumps({"models": models}), content_type="application/json")
+
+    async def _load(self, model: str) -> int:
+        """Bring `model` into memory (paying `load_s` when it is cold); its load_duration in ns."""
+        if not self.load_s:
+            return 5_025_959
+        async with self._load_lock:
+            cold = model not in self.loaded
+            if cold:
+                self.loads += 1
+                await asyncio.sleep(self.load_s)
+            else:
+                self.loaded.remove(model)
+            self.loaded.append(model)
+            if self.max_loaded:
+                del self.loaded[: -self.max_loaded]
+        return int(self.load_s * 1e9) if cold else 2_000_000
+
+    async def _tags(self, request: web.Request) -> web.Response:
+        self.listings.append(time.monotonic())
+        model = {"name": "qwen3:8b", "model": "qwen3:8b", "modified_at": _now(), "size": 5_225_376_047, "digest": "500a1f067a9f"}
+        return web.Response(body=orjson.dumps({"models": [model]}), content_type="application/json")
 
     async def _show(self, request: web.Request) -> web.Response:
         body = orjson.loads(await request.read())
@@ -123,6 +159,7 @@ class FakeOllamaUpstream(FakeServer):
             return early
         if not body.get("messages"):
             return self._loaded(body, generate=False)
+        load_ns = await self._load(body["model"])
         text = self._answer_text(body, b)
         thinking = "let me think" if b.kind == "think" else None
         calls = b.tool_calls if b.kind == "tools" else []
@@ -134,7 +171,7 @@ class FakeOllamaUpstream(FakeServer):
             if calls:
                 msg["tool_calls"] = calls
             out = {"model": body["model"], "created_at": _now(), "message": msg, "done": True, "done_reason": "stop"}
-            out.update(_metrics(prompt, len(text.split())))
+            out.update(_metrics(prompt, len(text.split()), load_ns))
             return web.Response(body=orjson.dumps(out), content_type="application/json")
         lines: list[dict[str, Any]] = []
         if thinking:
@@ -146,7 +183,7 @@ class FakeOllamaUpstream(FakeServer):
                 piece = w if i == 0 else " " + w
                 lines.append({"model": body["model"], "created_at": _now(), "message": {"role": "assistant", "content": piece}, "done": False})
         final = {"model": body["model"], "created_at": _now(), "message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop"}
-        final.update(_metrics(prompt, len(lines)))
+        final.update(_metrics(prompt, len(lines), load_ns))
         lines.append(final)
         return await self._stream(request, lines, b)
 

@@ -42,6 +42,7 @@ class RoutingPolicy:
     max_fallbacks: int = DEFAULT_MAX_FALLBACKS
     backoff_base: float = DEFAULT_BACKOFF_BASE_S
     backoff_max: float = DEFAULT_BACKOFF_MAX_S
+    wait_for_cooldown: float = 0.0  # seconds a request may wait for a cooling deployment to come back
     # router_settings.retry_policy / allowed_fails_policy, by LiteLLM error class (routing/error_classes.py)
     retry_by_class: dict[str, int] = field(default_factory=dict)
     fails_by_class: dict[str, int] = field(default_factory=dict)
@@ -85,6 +86,7 @@ def compile_policy(cfg: ConfigFile) -> RoutingPolicy:
         max_fallbacks=_first(rs.max_fallbacks, DEFAULT_MAX_FALLBACKS),
         backoff_base=_first(rs.retry_backoff_base, DEFAULT_BACKOFF_BASE_S),
         backoff_max=_first(rs.retry_backoff_max, DEFAULT_BACKOFF_MAX_S),
+        wait_for_cooldown=rs.wait_for_cooldown_s or 0.0,
     )
 
 

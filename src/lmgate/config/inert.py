@@ -47,7 +47,7 @@ NO_EFFECT: dict[str, frozenset[str]] = {
     ),
     "general_settings": _names(
         """
-        store_model_in_db background_health_checks health_check_interval health_check_details
+        store_model_in_db health_check_details
         max_parallel_requests global_max_parallel_requests maximum_spend_logs_retention_period
         maximum_spend_logs_retention_interval proxy_batch_write_at alerting alerting_threshold alert_types
         alert_to_webhook_url allowed_routes admin_only_routes enforce_user_param enable_jwt_auth

@@ -104,6 +104,9 @@ class RouterSettings(_Section):
     retry_backoff_base: float | None = Field(default=None, ge=0)  # lmgate extension
     retry_backoff_max: float | None = Field(default=None, ge=0)  # lmgate extension
     recursive_fallbacks: bool | None = None  # lmgate extension
+    wait_for_cooldown_s: float | None = Field(default=None, ge=0)  # lmgate extension
+    ollama_prefer_loaded: bool | None = None  # lmgate extension
+    ollama_ps_interval: float | None = Field(default=None, gt=0)  # lmgate extension
 
 
 class LitellmSettings(_Section):
@@ -130,7 +133,7 @@ class GeneralSettings(_Section):
     store_model_in_db: bool | None = None
     disable_spend_logs: bool | None = None
     background_health_checks: bool | None = None
-    health_check_interval: float | None = None
+    health_check_interval: float | None = Field(default=None, gt=0)
     max_parallel_requests: int | None = None
     global_max_parallel_requests: int | None = None
     maximum_spend_logs_retention_period: str | None = None

@@ -80,7 +80,7 @@ class Metrics:
         self.fallbacks = counter(Counter("lmgate_fallbacks", "Moves to another alias of a chain.", ("from_model", "to_model", "reason"), registry=r))
         self.retries = counter(Counter("lmgate_upstream_failures", "Failed upstream attempts.", ("deployment", "provider", "outcome"), registry=r))
         self.skips = counter(Counter(
-            "lmgate_deployment_skips", "Candidates passed over before sending (cooldown, quota-rpm/tpm/rpd).",
+            "lmgate_deployment_skips", "Candidates passed over before sending (cooldown, quota-rpm/tpm/rpd, waited).",
             ("deployment", "provider", "reason"), registry=r,
         ))
         self.rate_limited = counter(Counter("lmgate_rate_limit_rejections", "Requests refused by a limit.", ("scope", "name"), registry=r))
@@ -91,6 +91,11 @@ class Metrics:
         self.deployment_state = Gauge(
             "lmgate_deployment_state", "1 for the state each deployment is in.",
             ("deployment", "model_group", "provider", "state"), registry=r, multiprocess_mode="liveall",
+        )
+        self.model_loaded = Gauge(
+            "lmgate_deployment_model_loaded",
+            "1 when the deployment's Ollama instance has its model in memory (router_settings.ollama_prefer_loaded).",
+            ("deployment", "model_group"), registry=r, multiprocess_mode="liveall",
         )
         self._cache: dict[tuple[object, ...], _Children] = {}
         self.compat: LiteLLMMetrics | None = None
@@ -176,6 +181,11 @@ class Metrics:
                 self.deployment_state.labels(deployment, group, provider, name).set(1 if name == state else 0)
             if self.compat is not None:
                 self.compat.deployment_state(deployment, provider, state)
+
+    def set_models_loaded(self, loaded: list[tuple[str, str, bool]]) -> None:
+        """loaded: (deployment, model_group, loaded) for the deployments routed by loaded model."""
+        for deployment, group, is_loaded in loaded:
+            self.model_loaded.labels(deployment, group).set(1 if is_loaded else 0)
 
     def flush(self) -> None:
         """Move what was counted into prometheus_client (see deferred.py)."""

@@ -7,6 +7,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lmgate.observability.record import REQUEST_IDS, RequestRecord
+from lmgate.routing.trace import is_skip
 
 if TYPE_CHECKING:
     from lmgate.config.runtime import RuntimeConfig
@@ -86,7 +87,7 @@ def note_failed_route(rec: RequestRecord | None, trace: RouteTrace | None, confi
         return
     rec._trace = trace
     rec._deployments = config.by_name
-    tried = [a for a in trace.attempts if a.seconds is not None]  # skipped candidates have no time
+    tried = [a for a in trace.attempts if a.seconds is not None and not is_skip(a.outcome)]  # nothing sent
     if tried:
         dep = config.by_name.get(tried[-1].deployment)
         if dep is not None:

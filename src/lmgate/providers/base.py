@@ -62,6 +62,16 @@ class Provider(ABC):
         counts against a money budget, whatever the price table says."""
         return False
 
+    def health_check_url(self, deployment: Deployment) -> str | None:
+        """What the background health check GETs: the model listing, never a completion (None: nothing
+        to check, e.g. built in)."""
+        return deployment.api_base + "/models" if self.probe == "openai" else None
+
+    def loaded_models_url(self, deployment: Deployment) -> str | None:
+        """Where the models this instance holds in memory are listed (Ollama's /api/ps), for routing to
+        the instance that has a model warm; None when the upstream has no such notion."""
+        return None
+
     def unsupported_params(self, prefix: str) -> frozenset[str]:
         """Request parameters this upstream rejects: `drop_params: true` removes them before sending."""
         return frozenset()

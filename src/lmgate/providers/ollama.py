@@ -208,6 +208,12 @@ class Ollama(Provider):
         default base is local, so an unknown base gets none either)."""
         return "OLLAMA_API_KEY" if is_cloud(api_base) else None
 
+    def health_check_url(self, deployment: Deployment) -> str | None:
+        return deployment.api_base + "/api/tags"
+
+    def loaded_models_url(self, deployment: Deployment) -> str | None:
+        return None if is_cloud(deployment.api_base) else deployment.api_base + "/api/ps"
+
     def normalise_api_base(self, prefix: str, api_base: str) -> tuple[str, str | None]:
         base = api_base.rstrip("/")
         for suffix in _TRAILING:

@@ -40,6 +40,11 @@ class CooldownStore(ABC):
     async def failure(self, name: str, allowed_fails: int, seconds: float, reason: str) -> bool:
         """Count a failure; start a cooldown (and return True) when the minute's count exceeds the allowance."""
 
+    @abstractmethod
+    async def end(self, name: str, reason_prefix: str) -> None:
+        """End `name`'s cooldown now, but only if its reason starts with `reason_prefix` (a health check
+        ends the cooldown it started, never one that failures did)."""
+
     def watch(self, names: Iterable[str]) -> None:  # noqa: B027 - optional hook
         """The deployment names the current config routes to (a shared store refreshes their counts)."""
 
@@ -74,6 +79,14 @@ class MemoryCooldowns(CooldownStore):
         if current is None or current[0] < until:
             self._until[name] = (until, reason)
         self._fails.pop(name, None)
+
+    async def end(self, name: str, reason_prefix: str) -> None:
+        self.end_now(name, reason_prefix)
+
+    def end_now(self, name: str, reason_prefix: str) -> None:
+        entry = self._until.get(name)
+        if entry is not None and entry[1].startswith(reason_prefix):
+            del self._until[name]
 
     async def failure(self, name: str, allowed_fails: int, seconds: float, reason: str) -> bool:
         return self.failure_now(name, allowed_fails, seconds, reason)

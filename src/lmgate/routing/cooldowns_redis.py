@@ -68,6 +68,16 @@ return {0, tostring(n)}
 """
 )
 
+# KEYS: until hash   ARGV: name, reason prefix -> 1 when a cooldown with that reason was ended
+_END = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local why = string.match(cur, '^[^|]+|(.*)$') or ''
+  if string.sub(why, 1, #ARGV[2]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]); return 1 end
+end
+return 0
+"""
+
 # KEYS: until hash, fails of each watched name   ARGV: window
 # -> {{name, seconds left, reason, ...}, {failures in the window per watched name}}
 _REFRESH = (
@@ -156,6 +166,13 @@ class RedisCooldowns(CooldownStore):
             return True
         self._fails[name] = int(value)
         return False
+
+    async def end(self, name: str, reason_prefix: str) -> None:
+        self.local.end_now(name, reason_prefix)
+        shared = self._shared.get(name)
+        if shared is not None and shared[1].startswith(reason_prefix):
+            del self._shared[name]
+        await self.link.run(_END, [UNTIL_KEY], [name, reason_prefix])
 
     def watch(self, names: Iterable[str]) -> None:
         self._names = tuple(dict.fromkeys(names))

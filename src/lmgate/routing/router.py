@@ -43,6 +43,8 @@ from lmgate.routing.outcomes import Verdict, backoff_delay, classify
 from lmgate.routing.strategies import DeploymentStats, candidates
 from lmgate.routing.stream import OnClose, PeekedStream
 from lmgate.routing.trace import UNSUPPORTED, RouteTrace
+from lmgate.routing.wait import wait_for_cooldown
+from lmgate.routing.warm import WarmModels, warm_aliases
 from lmgate.routing.wildcards import Variants
 from lmgate.workers import SOLO, WorkerIdentity
 
@@ -64,6 +66,7 @@ class RouterState:
     parallel: ParallelStore = field(default_factory=MemoryParallel)
     stats: dict[str, DeploymentStats] = field(default_factory=dict)
     redis: RedisLink | None = None
+    warm: WarmModels = field(default_factory=WarmModels)  # what each Ollama instance has loaded
 
     def stats_for(self, name: str) -> DeploymentStats:
         s = self.stats.get(name)
@@ -130,6 +133,7 @@ class Router:
         }
         self._variants = Variants(config.aliases, config.names.wildcard_aliases)
         self.state.cooldowns.watch(d.name for d in config.deployments)
+        self.warm_aliases = warm_aliases(config)  # routed to the Ollama instance with the model loaded
 
     def _may_cool(self, d: Deployment) -> bool:
         """LiteLLM does not cool down an alias's only deployment unless allowed_fails is set; lmgate also
@@ -211,6 +215,8 @@ class Router:
             return outcome
         if outcome is not None:
             raise outcome
+        if await wait_for_cooldown(trace, self.state.cooldowns, self.config.policy.wait_for_cooldown):
+            return await self._route(request, trace, resolved)
         raise self._nothing_sent(request, resolved, trace)
 
     async def _walk(
@@ -281,9 +287,11 @@ class Router:
         serving, cum_weights = self._candidates(alias, request, alias == resolved)
         if not serving:
             return None
-        deps = candidates(policy.strategy, serving, self.state.stats.get, self._rng, cum_weights)
+        deps: Iterable[Deployment] = candidates(policy.strategy, serving, self.state.stats.get, self._rng, cum_weights)
         if alias in self._variants.aliases:
             deps = (self._variants.get(d, request.model) for d in deps)
+        if alias in self.warm_aliases:
+            deps = self.state.warm.prefer(deps)
         pending: Iterable[tuple[Deployment, int]] = ((d, 0) for d in deps)  # attempts made so far
         last: UpstreamError | None = None
         hint: float | None = None
@@ -320,7 +328,10 @@ class Router:
                         if exc.retry_after is not None:
                             hint = max(hint or 0.0, exc.retry_after)
                     continue
-                trace.add(dep.name, "ok", time.perf_counter() - started)
+                took = time.perf_counter() - started
+                trace.add(dep.name, "ok", took)
+                if alias in self.warm_aliases:
+                    self.state.warm.answered(dep, answer, took)
                 return RouteResult(dep, answer, trace, request.native_to(answer.wire))
             if not again:
                 return last

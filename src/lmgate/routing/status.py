@@ -50,6 +50,8 @@ async def deployment_states(router: Router) -> dict[str, Any]:
         }
         if (limit := router.parallel_of(d.name)) is not None:
             row["max_parallel_requests"] = limit
+        if d.alias in router.warm_aliases:
+            row["loaded"] = state.warm.is_loaded(d)  # None until /api/ps or an answer said
         cooling = state.cooldowns.state(d.name)
         if cooling is not None:
             left, reason = cooling

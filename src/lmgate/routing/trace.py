@@ -9,21 +9,22 @@ if TYPE_CHECKING:
     from lmgate.errors import UpstreamError
 
 COOLDOWN = "cooldown"
+WAITED = "waited"  # the request waited this long for a cooling deployment to come back (wait.py)
 QUOTA_PREFIX = "quota-"
 BUSY = "busy"  # at its max_parallel_requests
 UNSUPPORTED = "unsupported"  # does not serve the endpoint (capability, not health)
 
 
 def is_skip(outcome: str) -> bool:
-    """A candidate passed over (cooling down, over quota, busy) or one that does not serve the endpoint:
-    never an upstream failure."""
-    return outcome in (COOLDOWN, BUSY, UNSUPPORTED) or outcome.startswith(QUOTA_PREFIX)
+    """A candidate passed over (cooling down, over quota, busy, waited for) or one that does not serve
+    the endpoint: never an upstream failure."""
+    return outcome in (COOLDOWN, BUSY, UNSUPPORTED, WAITED) or outcome.startswith(QUOTA_PREFIX)
 
 
 @dataclass(slots=True)
 class RouteAttempt:
     deployment: str
-    outcome: str  # ok | a status code | timeout | unreachable | bad-response | cooldown | quota-rpm | busy ...
+    outcome: str  # ok | a status code | timeout | unreachable | bad-response | cooldown | quota-rpm | busy | waited ...
     seconds: float | None = None  # None for candidates skipped before sending
 
     def render(self) -> str:
@@ -41,6 +42,7 @@ class RouteTrace:
     busy: bool = False  # a candidate was skipped at its max_parallel_requests
     unsupported: list[str] = field(default_factory=list)  # why candidates do not serve the endpoint
     lacking: UpstreamError | None = None  # the first "model lacks a feature this request uses" refusal
+    waited: float = 0.0  # seconds spent waiting out cooldowns (router_settings.wait_for_cooldown_s)
 
     def add(self, deployment: str, outcome: str, seconds: float | None = None) -> None:
         self.attempts.append(RouteAttempt(deployment, outcome, seconds))

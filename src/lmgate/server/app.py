@@ -3,7 +3,9 @@ closed here)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from functools import partial
 
 from aiohttp import web
 
@@ -12,8 +14,10 @@ from lmgate.config.runtime import RuntimeConfig
 from lmgate.observability.observer import OBSERVER, build_observer, observer_lifespan
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing import Router, RouterState
+from lmgate.routing.health_checks import HealthChecker
+from lmgate.routing.warm import WarmPoller
 from lmgate.server import health, metrics_endpoint, middleware, observe, reload
-from lmgate.server.state import STATE, GatewayState
+from lmgate.server.state import HEALTH_CHECKS, STATE, GatewayState
 from lmgate.workers import SOLO, WorkerIdentity
 
 
@@ -33,6 +37,8 @@ def create_app(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> web.Appl
     app.add_routes(inbound.routes())
     app.cleanup_ctx.append(_upstream_sessions)
     app.cleanup_ctx.append(_shared_state)
+    app[HEALTH_CHECKS] = HealthChecker(partial(_current, app))
+    app.cleanup_ctx.append(_background)
     reload.install(app)
     app.cleanup_ctx.append(observer_lifespan)
     keys.install(app, config)  # virtual keys and their admin API (with a master key)
@@ -85,3 +91,23 @@ async def _shared_state(app: web.Application) -> AsyncIterator[None]:
         link.every(getattr(cooldowns, "refresh_s", 0.5), refresh)
     yield
     await link.close()
+
+
+
+def _current(app: web.Application) -> tuple[Router, UpstreamPool]:
+    """The router and pool serving now (both change on reload)."""
+    st = app[STATE]
+    return st.router, st.pool
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    """Background health checks (general_settings.background_health_checks) and the Ollama /api/ps
+    poller (router_settings.ollama_prefer_loaded): one each per process; they idle while switched off
+    and follow reloads."""
+    checker = app[HEALTH_CHECKS]
+    tasks = [asyncio.create_task(checker.run()), asyncio.create_task(WarmPoller(partial(_current, app)).run())]
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await checker.close()

@@ -10,7 +10,7 @@ from aiohttp import web
 from lmgate import __version__
 from lmgate.observability.observer import OBSERVER
 from lmgate.routing.status import deployment_states
-from lmgate.server.state import state
+from lmgate.server.state import HEALTH_CHECKS, state
 
 
 async def liveliness(request: web.Request) -> web.Response:
@@ -38,6 +38,11 @@ async def readiness(request: web.Request) -> web.Response:
 
 async def deployments(request: web.Request) -> web.Response:
     body = await deployment_states(state(request).router)
+    probes = request.app[HEALTH_CHECKS].results
+    if probes:
+        for row in body["deployments"]:
+            found = probes.get(row["deployment"])
+            row["health_check"] = found.describe() if found is not None else None
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 

@@ -21,6 +21,9 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     metrics.set_deployment_states(
         [(row["deployment"], row["model_name"], provider.get(row["deployment"], ""), row["state"]) for row in health["deployments"]]
     )
+    metrics.set_models_loaded(
+        [(row["deployment"], row["model_name"], bool(row["loaded"])) for row in health["deployments"] if "loaded" in row]
+    )
     body = metrics.render()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 

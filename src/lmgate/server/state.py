@@ -9,6 +9,7 @@ from aiohttp import web
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing import Router
+from lmgate.routing.health_checks import HealthChecker
 
 
 @dataclass(slots=True)
@@ -21,6 +22,7 @@ class GatewayState:
 
 
 STATE: web.AppKey[GatewayState] = web.AppKey("lmgate_state", GatewayState)
+HEALTH_CHECKS: web.AppKey[HealthChecker] = web.AppKey("lmgate_health_checks", HealthChecker)  # outlives reloads
 
 
 def state(request: web.Request) -> GatewayState:
