@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from lmgate.cli import catalog_cmds, config_cmds, logs_cmds, ollama_cmds, ops_cmds, serve_cmd
+from lmgate.cli import catalog_cmds, config_cmds, init_cmd, logs_cmds, ollama_cmds, ops_cmds, serve_cmd
 from lmgate.cli.common import EXIT_CODE_HELP, CliError, ExitCode, err_console, print_error
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ def _root(
 
 
 app.command("serve", epilog=EXIT_CODE_HELP)(serve_cmd.serve)
+app.command("init", epilog=EXIT_CODE_HELP)(init_cmd.init)
 app.command("validate", epilog=EXIT_CODE_HELP)(config_cmds.validate)
 app.command("models", epilog=EXIT_CODE_HELP)(config_cmds.models)
 app.command("doctor", epilog=EXIT_CODE_HELP)(ops_cmds.doctor)
