@@ -2,7 +2,7 @@
 
 - `FakeOllamaInstance`: Ollama's model management API (GET /api/tags, GET /api/ps, POST /api/show with
   capabilities and context length, POST /api/pull with streamed NDJSON status, DELETE /api/delete), a
-  non-streamed /api/chat, and Ollama's OpenAI layer's GET /v1/models; optional Bearer auth as Ollama
+  non-streamed /api/chat, /api/embed, and Ollama's OpenAI layer's GET /v1/models; optional Bearer auth as Ollama
   Cloud does; `gpu=False` reports loaded models with nothing in VRAM.
 - `FakeOpenAIServer`: GET /v1/models (with vLLM's `max_model_len` when set) and a non-streamed
   POST /v1/chat/completions, optional Bearer key.
@@ -72,6 +72,7 @@ class FakeOllamaInstance(FakeServer):
         app.router.add_post("/api/pull", self._pull)
         app.router.add_delete("/api/delete", self._delete)
         app.router.add_post("/api/chat", self._chat)
+        app.router.add_post("/api/embed", self._embed)
         app.router.add_get("/v1/models", self._v1_models)
         return app
 
@@ -153,10 +154,22 @@ class FakeOllamaInstance(FakeServer):
                 return web.Response(status=200)
         return _json({"error": f"model '{name}' not found"}, 404)
 
+    def _missing(self, model: str) -> web.Response | None:
+        if model not in self.names() and f"{model}:latest" not in self.names():
+            return _json({"error": f"model \"{model}\" not found, try pulling it first"}, 404)
+        return None
+
+    async def _embed(self, request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read())
+        if missing := self._missing(body["model"]):
+            return missing
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        return _json({"model": body["model"], "embeddings": [[0.1, 0.2, 0.3] for _ in inputs], "prompt_eval_count": len(inputs)})
+
     async def _chat(self, request: web.Request) -> web.Response:
         body = orjson.loads(await request.read())
-        if body["model"] not in self.names() and f"{body['model']}:latest" not in self.names():
-            return _json({"error": f"model \"{body['model']}\" not found, try pulling it first"}, 404)
+        if missing := self._missing(body["model"]):
+            return missing
         out = {
             "model": body["model"],
             "created_at": "2026-05-04T14:56:49.277302595Z",

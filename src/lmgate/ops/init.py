@@ -133,6 +133,19 @@ def _same_model(a: Found, b: Found) -> bool:
     return names.ollama_canonical(names.strip_cloud(a.model)) == names.ollama_canonical(names.strip_cloud(b.model))
 
 
+PURPOSE_WORD = {"chat": "", "vision": "-vision", "coder": "-coder", "embeddings": "-embed"}
+
+
+def _disambiguated(name: str, deps: list[Found], rivals: list[list[Found]]) -> str:
+    """A name shared by several models: the purpose word tells them apart if it can, else the tag."""
+    if len(rivals) == 1:
+        return name
+    purpose = primary_purpose(deps[0].purposes)
+    word = "" if PURPOSE_WORD[purpose] in name else PURPOSE_WORD[purpose]
+    same = [g for g in rivals if primary_purpose(g[0].purposes) == purpose]
+    return f"{name}{word}" if len(same) == 1 else f"{name}{word}-{_tag(deps[0].model)}"
+
+
 def name_aliases(found: list[Found]) -> list[Alias]:
     """Group models into aliases: one name per (name, tier); the same model on several instances is
     one alias with several deployments; different models that would share a name get their tag."""
@@ -152,8 +165,7 @@ def name_aliases(found: list[Found]) -> list[Alias]:
         if tiers_of[name].index(tier) > 0:
             name = f"{name}-{tier}"
         for deps in models:
-            alias = f"{name}-{_tag(deps[0].model)}" if len(models) > 1 else name
-            out.append(Alias(alias, deps))
+            out.append(Alias(_disambiguated(name, deps, models), deps))
     seen: set[str] = set()
     for a in out:  # last resort against a clash the rules above did not foresee
         base, n = a.name, 2
@@ -185,9 +197,10 @@ def members(aliases: list[Alias], purpose: str) -> list[Alias]:
     return sorted((a for a in pool if not a.paid), key=lambda a: _rank(a, purpose))
 
 
-def fallbacks_for(a: Alias, candidates: list[Alias]) -> list[str]:
+def fallbacks_for(a: Alias, candidates: list[Alias], every_tier: bool = False) -> list[str]:
     """The next alias of the same tier and purpose (on another instance if there is one), then the best
-    alias of each lower tier. No cycles: every step goes to a lower tier or forward in one purpose's order."""
+    alias of each lower tier (of every tier for a paid or chosen head, which nothing falls back to). No
+    cycles: every step goes to a lower tier or forward in one purpose's order."""
     out: list[Alias] = []
     if a in candidates:
         after = candidates[candidates.index(a) + 1 :]
@@ -195,7 +208,7 @@ def fallbacks_for(a: Alias, candidates: list[Alias]) -> list[str]:
         other_instance = [c for c in same if not (c.instances & a.instances)]
         if other_instance or same:
             out.append((other_instance or same)[0])
-    start = TIERS.index(a.tier) + 1 if not a.paid else 0
+    start = 0 if a.paid or every_tier else TIERS.index(a.tier) + 1
     for tier in TIERS[start:]:
         best = next((c for c in candidates if c.tier == tier and c is not a and c not in out), None)
         if best is not None:
@@ -207,21 +220,21 @@ def fallbacks_for(a: Alias, candidates: list[Alias]) -> list[str]:
 
 def plan(discovery: Discovery, default_chat: str | None = None, drop: set[str] | frozenset[str] = frozenset()) -> Plan:
     """Aliases, chains and the default chat alias; `drop` removes aliases, `default_chat` picks the
-    chat chain's head (any alias that chats, a paid one included: it then falls back to the chain)."""
+    chat chain's head (any alias that chats, a paid one included). The chosen head falls back to the
+    best of every tier and no other alias falls back to it, so its chain cannot loop."""
     aliases = [a for a in name_aliases(discovery.found) if a.name not in drop]
-    pools = {p: members(aliases, p) for p in PURPOSES}
+    chosen = next((a for a in aliases if a.name == default_chat and a.purpose != "embeddings"), None)
+    pools = {p: [a for a in members(aliases, p) if a is not chosen] for p in PURPOSES}
     for a in aliases:
-        if not a.paid:
+        if not a.paid and a is not chosen:
             a.fallbacks = fallbacks_for(a, pools[a.purpose])
     chains: dict[str, list[str]] = {}
     for p in PURPOSES:
         heads = [a for a in pools[p] if a.purpose == p or p == "chat"]
         if heads:
             chains[p] = [heads[0].name, *heads[0].fallbacks]
-    chosen = next((a for a in aliases if a.name == default_chat), None)
-    if chosen is not None and chosen.purpose != "embeddings":
-        if chosen.paid:
-            chosen.fallbacks = fallbacks_for(chosen, pools["chat"])
+    if chosen is not None:
+        chosen.fallbacks = fallbacks_for(chosen, [chosen, *pools["chat"]], every_tier=True)
         chains["chat"] = [chosen.name, *chosen.fallbacks]
     head = chains.get("chat", [None])[0]
     order = sorted(aliases, key=lambda a: (a.name != head, TIERS.index(a.tier), PURPOSES.index(a.purpose), a.name))
