@@ -115,12 +115,13 @@ def test_k3s_gatekeeper_cloud_then_vllm_then_cpu_ollama_paid_explicit_only(tmp_p
     cloud = start(started, FakeOllamaInstance(models=[ollama_model("kimi-k2:1t"), ollama_model("minimax-m2"), ollama_model("qwen3-coder:480b")], api_key=CLOUD_KEY, context_length=262144))
     vllm = start(started, FakeOpenAIServer(ids=["Qwen/Qwen2.5-7B-Instruct-AWQ"], max_model_len=32768))
     cpu = start(started, FakeOllamaInstance(models=[ollama_model("qwen3:8b")], loaded=["qwen3:8b"], gpu=False))
-    paid = start(started, FakeOpenAIServer(ids=["gpt-4o", "llama-3.3-70b-versatile", "gemini-2.5-flash", "mistral-large-latest"], api_key=PAID_KEY))
-    keys = {"OLLAMA_API_KEY": CLOUD_KEY, "OPENAI_API_KEY": PAID_KEY, "GROQ_API_KEY": PAID_KEY, "GEMINI_API_KEY": PAID_KEY, "MISTRAL_API_KEY": PAID_KEY}
+    paid = start(started, FakeOpenAIServer(ids=["gpt-4o", "llama-3.3-70b-versatile", "gemini-2.5-flash", "mistral-large-latest", "claude-sonnet-4-5"], api_key=PAID_KEY))
+    keys = {"OLLAMA_API_KEY": CLOUD_KEY, "OPENAI_API_KEY": PAID_KEY, "GROQ_API_KEY": PAID_KEY, "GEMINI_API_KEY": PAID_KEY, "MISTRAL_API_KEY": PAID_KEY,
+            "ANTHROPIC_API_KEY": PAID_KEY}
     path, summary, text = written(
         tmp_path, "--local-ollama", "none", "--ollama", cpu.base, "--openai-compatible", vllm.server.url,
         "--ollama-cloud-url", cloud.base, "--openai-url", paid.base, "--groq-url", paid.base, "--gemini-url", paid.base,
-        "--mistral-url", paid.base, **keys,
+        "--mistral-url", paid.base, "--anthropic-url", paid.base, **keys,
     )
     assert summary["chains"]["chat"] == ["cloud-kimi", "cloud-minimax", "vllm-qwen", "ollama-qwen"]
     assert summary["chains"]["coder"][0] == "cloud-qwen-coder" and summary["chains"]["coder"][-2:] == ["vllm-qwen", "ollama-qwen"]
@@ -132,7 +133,8 @@ def test_k3s_gatekeeper_cloud_then_vllm_then_cpu_ollama_paid_explicit_only(tmp_p
     assert by_name["vllm-qwen"][0]["model_info"] == {"max_input_tokens": 32768, "input_cost_per_token": 0, "output_cost_per_token": 0}
     assert by_name["ollama-qwen"][0]["litellm_params"] == {"model": "ollama_chat/qwen3:8b", "api_base": cpu.base}
     for alias, model in (("openai-gpt4o", "openai/gpt-4o"), ("groq-llama", "groq/llama-3.3-70b-versatile"),
-                         ("gemini-flash", "gemini/gemini-2.5-flash"), ("mistral-large", "mistral/mistral-large-latest")):
+                         ("gemini-flash", "gemini/gemini-2.5-flash"), ("mistral-large", "mistral/mistral-large-latest"),
+                         ("anthropic-claude", "openai_like/claude-sonnet-4-5")):
         entry = by_name[alias][0]
         assert entry["litellm_params"]["model"] == model
         assert entry["model_info"] == {"fallback_target": False}
@@ -150,6 +152,7 @@ def test_k3s_gatekeeper_cloud_then_vllm_then_cpu_ollama_paid_explicit_only(tmp_p
         vllm.stop()
         assert chat(url, "cloud-kimi")[1] == "ollama-qwen"
         assert chat(url, "openai-gpt4o")[1] == "openai-gpt4o"  # explicit-only: reached by name
+        assert chat(url, "anthropic-claude")[1] == "anthropic-claude"  # Anthropic's OpenAI-compatible endpoint, Bearer key
 
 
 # --- seed 2: a Mac mini with three Ollama instances, one per purpose --------------------------------------
@@ -252,6 +255,8 @@ def test_refuses_to_overwrite_without_force(tmp_path: Path, one_ollama: FakeOlla
     forced = run_init("--yes", "--force", "--output", str(path), "--local-ollama", one_ollama.base)
     assert forced.exit_code == 0, forced.output
     assert "model_name: ollama-qwen" in path.read_text() and f"wrote {path}" in forced.stdout
+    nowhere = run_init("--yes", "--output", str(tmp_path / "no" / "such" / "c.yaml"), "--local-ollama", one_ollama.base)
+    assert nowhere.exit_code == 2 and "is not a directory" in nowhere.stderr
 
 
 def test_dry_run_prints_the_config_and_writes_nothing(tmp_path: Path, one_ollama: FakeOllamaInstance):
@@ -338,6 +343,8 @@ def test_interactive_pick_default_and_drop_in_a_terminal(tmp_path: Path, started
     assert "ollama-qwen (default chat)" in term.seen  # the summary table came first
     names = term.seen.split("Aliases that chat: ")[1].splitlines()[0]
     number = {pair.split("=")[1]: pair.split("=")[0] for pair in names.split(", ")}
+    term.send("ollama-nomic")  # not an alias that chats: asked again
+    term.expect("not one of the aliases that chat")
     term.send(number["ollama-mistral"])
     term.expect("Drop aliases")
     term.send("nope")

@@ -56,16 +56,17 @@ def _summary(plan: planner.Plan, out: Console) -> None:
         out.print(f"{purpose} chain: {' -> '.join(chain)}", markup=False)
 
 
-def _pick(prompt: str, options: list[str], default: str | None) -> str | None:
+def _pick(prompt: str, numbered: list[str], allowed: list[str], default: str | None) -> str | None:
+    """An alias by its number in the table or by name, among `allowed`."""
     while True:
         answer = str(typer.prompt(prompt, default=default or "", show_default=bool(default))).strip()
         if not answer:
             return default
-        if answer.isdigit() and 1 <= int(answer) <= len(options):
-            return options[int(answer) - 1]
-        if answer in options:
+        if answer.isdigit() and 1 <= int(answer) <= len(numbered):
+            answer = numbered[int(answer) - 1]
+        if answer in allowed:
             return answer
-        typer.echo(f"not one of the listed aliases: {answer}")
+        typer.echo(f"not one of the aliases that chat: {answer}")
 
 
 def _interactive(plan: planner.Plan, drop: set[str]) -> tuple[str | None, set[str]]:
@@ -74,7 +75,7 @@ def _interactive(plan: planner.Plan, drop: set[str]) -> tuple[str | None, set[st
     names = [a.name for a in plan.aliases]
     chat = [a.name for a in plan.aliases if a.purpose != "embeddings"]
     typer.echo("Aliases that chat: " + ", ".join(f"{names.index(n) + 1}={n}" for n in chat))
-    default = _pick("Default chat alias (number or name)", names, plan.default_chat)
+    default = _pick("Default chat alias (number or name)", names, chat, plan.default_chat)
     while True:
         answer = str(typer.prompt("Drop aliases (numbers or names, comma-separated; empty keeps all)", default="", show_default=False))
         picked = [x.strip() for x in answer.split(",") if x.strip()]
@@ -87,23 +88,23 @@ def _interactive(plan: planner.Plan, drop: set[str]) -> tuple[str | None, set[st
 
 
 def init(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the config")] = Path("config.yaml"),
-    ollama: Annotated[list[str] | None, typer.Option("--ollama", help="Another Ollama instance (URL or host:port); repeatable")] = None,
-    local_ollama: Annotated[str, typer.Option("--local-ollama", help="The local Ollama probed by default; 'none' skips it")] = LOCAL_OLLAMA,
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="Where to write the config")] = Path("config.yaml"),
+    ollama: Annotated[list[str] | None, typer.Option("--ollama", metavar="URL", help="Another Ollama instance (URL or host:port); repeatable")] = None,
+    local_ollama: Annotated[str, typer.Option("--local-ollama", metavar="URL", help="The local Ollama probed by default; 'none' skips it")] = LOCAL_OLLAMA,
     openai_compatible: Annotated[
-        list[str] | None, typer.Option("--openai-compatible", help="An OpenAI-compatible server such as vLLM (URL); repeatable")
+        list[str] | None, typer.Option("--openai-compatible", metavar="URL", help="An OpenAI-compatible server such as vLLM (URL); repeatable")
     ] = None,
-    ollama_cloud_url: Annotated[str, typer.Option("--ollama-cloud-url", help="Ollama Cloud's base (used when OLLAMA_API_KEY is set)")] = CLOUD_URL,
-    openrouter_url: Annotated[str, typer.Option("--openrouter-url", help="OpenRouter's API base (used when OPENROUTER_API_KEY is set)")] = DEFAULT_OPENROUTER,
-    openai_url: Annotated[str | None, typer.Option("--openai-url", help="OpenAI's API base (OPENAI_API_KEY)")] = None,
-    groq_url: Annotated[str | None, typer.Option("--groq-url", help="Groq's API base (GROQ_API_KEY)")] = None,
-    gemini_url: Annotated[str | None, typer.Option("--gemini-url", help="Gemini's OpenAI-compatible base (GEMINI_API_KEY)")] = None,
-    mistral_url: Annotated[str | None, typer.Option("--mistral-url", help="Mistral's API base (MISTRAL_API_KEY)")] = None,
-    anthropic_url: Annotated[str | None, typer.Option("--anthropic-url", help="Anthropic's OpenAI-compatible base (ANTHROPIC_API_KEY)")] = None,
-    openrouter_max: Annotated[int, typer.Option("--openrouter-max", min=0, help="How many free OpenRouter models to include")] = 3,
-    default_chat: Annotated[str | None, typer.Option("--default-chat", help="The default chat alias (head of the chat chain)")] = None,
-    drop: Annotated[list[str] | None, typer.Option("--drop", help="Leave this alias out; repeatable")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per probe")] = 5.0,
+    ollama_cloud_url: Annotated[str, typer.Option("--ollama-cloud-url", metavar="URL", help="Ollama Cloud's base (used when OLLAMA_API_KEY is set)")] = CLOUD_URL,
+    openrouter_url: Annotated[str, typer.Option("--openrouter-url", metavar="URL", help="OpenRouter's API base (used when OPENROUTER_API_KEY is set)")] = DEFAULT_OPENROUTER,
+    openai_url: Annotated[str | None, typer.Option("--openai-url", metavar="URL", help="OpenAI's API base (OPENAI_API_KEY)")] = None,
+    groq_url: Annotated[str | None, typer.Option("--groq-url", metavar="URL", help="Groq's API base (GROQ_API_KEY)")] = None,
+    gemini_url: Annotated[str | None, typer.Option("--gemini-url", metavar="URL", help="Gemini's OpenAI-compatible base (GEMINI_API_KEY)")] = None,
+    mistral_url: Annotated[str | None, typer.Option("--mistral-url", metavar="URL", help="Mistral's API base (MISTRAL_API_KEY)")] = None,
+    anthropic_url: Annotated[str | None, typer.Option("--anthropic-url", metavar="URL", help="Anthropic's OpenAI-compatible base (ANTHROPIC_API_KEY)")] = None,
+    openrouter_max: Annotated[int, typer.Option("--openrouter-max", min=0, metavar="N", help="How many free OpenRouter models to include")] = 3,
+    default_chat: Annotated[str | None, typer.Option("--default-chat", metavar="ALIAS", help="The default chat alias (head of the chat chain)")] = None,
+    drop: Annotated[list[str] | None, typer.Option("--drop", metavar="ALIAS", help="Leave this alias out; repeatable")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Seconds per probe")] = 5.0,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="No questions, even on a terminal")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the config to stdout (summary to stderr) instead of writing it")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file")] = False,
@@ -115,6 +116,8 @@ def init(
     references. The result is validated before it is written."""
     if not dry_run and output.exists() and not force:
         raise CliError(f"{output} exists: pass --force to replace it, --output FILE to write elsewhere, or --dry-run to print")
+    if not dry_run and not output.parent.is_dir():
+        raise CliError(f"{output.parent} is not a directory: create it or pass another --output")
     overrides = {"openai": openai_url, "groq": groq_url, "gemini": gemini_url, "mistral": mistral_url, "anthropic": anthropic_url}
     targets = Targets(
         local_ollama=None if local_ollama.strip().lower() in ("", "none") else local_ollama,
@@ -161,7 +164,10 @@ def init(
             if not typer.confirm(f"Write {output}?", default=True):
                 typer.echo("nothing written")
                 raise typer.Exit(ExitCode.OK)
-        write_atomically(output, text)
+        try:
+            write_atomically(output, text)
+        except OSError as exc:
+            raise CliError(f"cannot write {output}: {exc.strerror or exc}; pass another --output or --dry-run") from None
         written = True
     if json_out:
         emit_json({**plan.as_json(), "path": str(output), "written": written, "dry_run": dry_run, "validated": True, **({"config": text} if dry_run else {})})
