@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint typecheck unit bench clean
+.PHONY: serve test lint typecheck unit bench deploy-check e2e-claude clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,24 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	bash bench/run_bench.sh
+
+# Real agent clients, installed once from npm into a cache directory (not part of `make test`).
+E2E_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/lmgate-e2e
+CLAUDE  := $(E2E_DIR)/node_modules/.bin/claude
+
+$(CLAUDE):
+	mkdir -p $(E2E_DIR)
+	cd $(E2E_DIR) && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --no-audit --no-fund @anthropic-ai/claude-code
+
+# Claude Code -> lmgate -> a loopback model (OpenAI-compatible and Ollama): one Bash tool round trip each.
+e2e-claude: $(STAMP) $(CLAUDE)
+	LMGATE_E2E_CLAUDE=$(CLAUDE) $(BIN)/pytest tests/e2e_claude_code.py -q
+
+# Lint, render and schema-validate the Dockerfile, Helm chart, manifests, Flux files and systemd unit
+# (docs/deploy.md). Installs its tools on first use into $(DEPLOY_TOOLS).
+DEPLOY_TOOLS ?= $(HOME)/.cache/lmgate-deploy-tools
+deploy-check: $(STAMP)
+	DEPLOY_TOOLS=$(DEPLOY_TOOLS) LMGATE=$(BIN)/lmgate bash deploy/check/run.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from lmgate.inbound.anthropic import ANTHROPIC
 from lmgate.inbound.base import NOT_MINE, InboundProtocol
 from lmgate.inbound.ollama import OLLAMA
 from lmgate.inbound.openai import OPENAI
 
-PROTOCOLS: tuple[InboundProtocol, ...] = (OPENAI, OLLAMA)
+PROTOCOLS: tuple[InboundProtocol, ...] = (OPENAI, OLLAMA, ANTHROPIC)
 DEFAULT: InboundProtocol = OPENAI  # renders errors for requests no protocol claims
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from lmgate import inbound
+from lmgate import inbound, keys
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.observability.observer import OBSERVER, build_observer, observer_lifespan
 from lmgate.providers.http import UpstreamPool
@@ -35,6 +35,7 @@ def create_app(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> web.Appl
     app.cleanup_ctx.append(_shared_state)
     reload.install(app)
     app.cleanup_ctx.append(observer_lifespan)
+    keys.install(app, config)  # virtual keys and their admin API (with a master key)
     return app
 
 
@@ -54,12 +55,18 @@ def router_state(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> Router
     settings = config.redis_settings
     if settings is None:
         return RouterState()
+    from lmgate.limits.parallel_redis import RedisParallel
     from lmgate.limits.redis import RedisQuotas  # redis-py is imported only when configured
     from lmgate.redis_link import RedisLink
     from lmgate.routing.cooldowns_redis import RedisCooldowns
 
     link = RedisLink(settings)
-    return RouterState(cooldowns=RedisCooldowns(link), quotas=RedisQuotas(link, workers=worker.count), redis=link)
+    return RouterState(
+        cooldowns=RedisCooldowns(link),
+        quotas=RedisQuotas(link, workers=worker.count),
+        parallel=RedisParallel(link, workers=worker.count),
+        redis=link,
+    )
 
 
 async def _shared_state(app: web.Application) -> AsyncIterator[None]:
