@@ -32,6 +32,7 @@ from tests.ops_servers import (
 )
 from tests.processes import LMGATE, serving
 from tests.servers import FakeServer, ServerThread, closed_base
+from tests.servers_anthropic import FakeAnthropicUpstream
 
 Gateway = Callable[[str | Path], ServerThread]
 
@@ -115,13 +116,15 @@ def test_k3s_gatekeeper_cloud_then_vllm_then_cpu_ollama_paid_explicit_only(tmp_p
     cloud = start(started, FakeOllamaInstance(models=[ollama_model("kimi-k2:1t"), ollama_model("minimax-m2"), ollama_model("qwen3-coder:480b")], api_key=CLOUD_KEY, context_length=262144))
     vllm = start(started, FakeOpenAIServer(ids=["Qwen/Qwen2.5-7B-Instruct-AWQ"], max_model_len=32768))
     cpu = start(started, FakeOllamaInstance(models=[ollama_model("qwen3:8b")], loaded=["qwen3:8b"], gpu=False))
-    paid = start(started, FakeOpenAIServer(ids=["gpt-4o", "llama-3.3-70b-versatile", "gemini-2.5-flash", "mistral-large-latest", "claude-sonnet-4-5"], api_key=PAID_KEY))
+    paid = start(started, FakeOpenAIServer(ids=["gpt-4o", "llama-3.3-70b-versatile", "gemini-2.5-flash", "mistral-large-latest"], api_key=PAID_KEY))
+    claude = start(started, FakeAnthropicUpstream())
+    claude.api_key, claude.model_ids = PAID_KEY, ["claude-sonnet-4-5", "claude-haiku-4-5"]
     keys = {"OLLAMA_API_KEY": CLOUD_KEY, "OPENAI_API_KEY": PAID_KEY, "GROQ_API_KEY": PAID_KEY, "GEMINI_API_KEY": PAID_KEY, "MISTRAL_API_KEY": PAID_KEY,
             "ANTHROPIC_API_KEY": PAID_KEY}
     path, summary, text = written(
         tmp_path, "--local-ollama", "none", "--ollama", cpu.base, "--openai-compatible", vllm.server.url,
         "--ollama-cloud-url", cloud.base, "--openai-url", paid.base, "--groq-url", paid.base, "--gemini-url", paid.base,
-        "--mistral-url", paid.base, "--anthropic-url", paid.base, **keys,
+        "--mistral-url", paid.base, "--anthropic-url", claude.server.url, **keys,
     )
     assert summary["chains"]["chat"] == ["cloud-kimi", "cloud-minimax", "vllm-qwen", "ollama-qwen"]
     assert summary["chains"]["coder"][0] == "cloud-qwen-coder" and summary["chains"]["coder"][-2:] == ["vllm-qwen", "ollama-qwen"]
@@ -134,7 +137,7 @@ def test_k3s_gatekeeper_cloud_then_vllm_then_cpu_ollama_paid_explicit_only(tmp_p
     assert by_name["ollama-qwen"][0]["litellm_params"] == {"model": "ollama_chat/qwen3:8b", "api_base": cpu.base}
     for alias, model in (("openai-gpt4o", "openai/gpt-4o"), ("groq-llama", "groq/llama-3.3-70b-versatile"),
                          ("gemini-flash", "gemini/gemini-2.5-flash"), ("mistral-large", "mistral/mistral-large-latest"),
-                         ("anthropic-claude", "openai_like/claude-sonnet-4-5")):
+                         ("anthropic-claude", "anthropic/claude-sonnet-4-5")):
         entry = by_name[alias][0]
         assert entry["litellm_params"]["model"] == model
         assert entry["model_info"] == {"fallback_target": False}
@@ -152,7 +155,7 @@ def test_k3s_gatekeeper_cloud_then_vllm_then_cpu_ollama_paid_explicit_only(tmp_p
         vllm.stop()
         assert chat(url, "cloud-kimi")[1] == "ollama-qwen"
         assert chat(url, "openai-gpt4o")[1] == "openai-gpt4o"  # explicit-only: reached by name
-        assert chat(url, "anthropic-claude")[1] == "anthropic-claude"  # Anthropic's OpenAI-compatible endpoint, Bearer key
+        assert chat(url, "anthropic-claude")[:2] == ("hello from claude", "anthropic-claude")  # through the anthropic/ adapter
 
 
 # --- seed 2: a Mac mini with three Ollama instances, one per purpose --------------------------------------

@@ -100,7 +100,7 @@ def init(
     groq_url: Annotated[str | None, typer.Option("--groq-url", metavar="URL", help="Groq's API base (GROQ_API_KEY)")] = None,
     gemini_url: Annotated[str | None, typer.Option("--gemini-url", metavar="URL", help="Gemini's OpenAI-compatible base (GEMINI_API_KEY)")] = None,
     mistral_url: Annotated[str | None, typer.Option("--mistral-url", metavar="URL", help="Mistral's API base (MISTRAL_API_KEY)")] = None,
-    anthropic_url: Annotated[str | None, typer.Option("--anthropic-url", metavar="URL", help="Anthropic's OpenAI-compatible base (ANTHROPIC_API_KEY)")] = None,
+    anthropic_url: Annotated[str | None, typer.Option("--anthropic-url", metavar="URL", help="Anthropic's API base (ANTHROPIC_API_KEY)")] = None,
     openrouter_max: Annotated[int, typer.Option("--openrouter-max", min=0, metavar="N", help="How many free OpenRouter models to include")] = 3,
     default_chat: Annotated[str | None, typer.Option("--default-chat", metavar="ALIAS", help="The default chat alias (head of the chat chain)")] = None,
     drop: Annotated[list[str] | None, typer.Option("--drop", metavar="ALIAS", help="Leave this alias out; repeatable")] = None,

@@ -25,8 +25,6 @@ LOCAL_OLLAMA = "http://localhost:11434"
 CLOUD_URL = f"https://{names.CLOUD_HOST}"
 TIERS = ("cloud", "gpu", "cpu", "paid")  # the fallback order; paid models are explicit-only
 PURPOSES = ("chat", "coder", "vision", "embeddings")
-ANTHROPIC_URL = "https://api.anthropic.com/v1"  # Anthropic's OpenAI-compatible endpoint
-ANTHROPIC_KEY = "ANTHROPIC_API_KEY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,23 +37,23 @@ class PaidVendor:
     model: str
     key_env: str
     base: str
+    models_path: str = "/models"  # under the base: lists the models the key can use
 
 
-def _vendor(name: str, alias: str, model: str, prefix: str | None = None) -> PaidVendor:
-    prefix = prefix or name
-    adapter = adapter_for(prefix)
-    assert adapter is not None, prefix
-    return PaidVendor(name, prefix, alias, model, adapter.api_key_env(prefix) or "", adapter.default_api_base(prefix) or "")
+def _vendor(name: str, alias: str, model: str, models_path: str = "/models") -> PaidVendor:
+    adapter = adapter_for(name)
+    assert adapter is not None, name
+    return PaidVendor(name, name, alias, model, adapter.api_key_env(name) or "", adapter.default_api_base(name) or "", models_path)
 
 
-# The registry (providers/openai_compat.py) owns base URLs and key variables; only the default model
-# per vendor is chosen here. Anthropic has no adapter of its own yet: its OpenAI-compatible endpoint.
+# The registry (providers/) owns base URLs and key variables; only the default model per vendor is
+# chosen here.
 PAID: tuple[PaidVendor, ...] = (
     _vendor("openai", "openai-gpt4o", "gpt-4o"),
     _vendor("groq", "groq-llama", "llama-3.3-70b-versatile"),
     _vendor("gemini", "gemini-flash", "gemini-2.5-flash"),
     _vendor("mistral", "mistral-large", "mistral-large-latest"),
-    PaidVendor("anthropic", "openai_like", "anthropic-claude", "claude-sonnet-4-5", ANTHROPIC_KEY, ANTHROPIC_URL),
+    _vendor("anthropic", "anthropic-claude", "claude-sonnet-4-5", models_path="/v1/models"),
 )
 
 
@@ -295,10 +293,8 @@ async def _openrouter(t: Targets, key_env: str) -> tuple[SourceReport, list[Foun
 
 async def _paid(session: aiohttp.ClientSession, v: PaidVendor, key: str, t: Targets) -> tuple[SourceReport, list[Found]]:
     base = as_url(t.vendor_urls[v.name]).rstrip("/") if v.name in t.vendor_urls else v.base
-    headers = auth_headers(key)
-    if v.name == "anthropic":
-        headers |= {"x-api-key": key, "anthropic-version": "2023-06-01"}
-    probe = await request_json(session, "GET", base + "/models", headers=headers, timeout=t.timeout)
+    headers = {"x-api-key": key, "anthropic-version": "2023-06-01"} if v.prefix == "anthropic" else auth_headers(key)
+    probe = await request_json(session, "GET", base + v.models_path, headers=headers, timeout=t.timeout)
     data = probe.data.get("data") if probe.ok and isinstance(probe.data, dict) else None
     model, note, status, detail = v.model, "", "ok", ""
     if isinstance(data, list):
@@ -307,7 +303,7 @@ async def _paid(session: aiohttp.ClientSession, v: PaidVendor, key: str, t: Targ
             near = names.closest(model, ids, 1)
             if near:
                 model = near[0]
-            note = f"{v.model} is not listed by {base}/models; check the model name"
+            note = f"{v.model} is not listed by {base}{v.models_path}; check the model name"
     else:
         status, detail = _why(probe)
         note = f"not verified at init ({detail}): run `lmgate doctor`"
@@ -316,7 +312,7 @@ async def _paid(session: aiohttp.ClientSession, v: PaidVendor, key: str, t: Targ
         tier="paid",
         prefix=v.prefix,
         model=model,
-        api_base=None if base == v.base and v.prefix != "openai_like" else base,
+        api_base=None if base == v.base else base,
         key_env=v.key_env,
         instance=base,
         note=note,
