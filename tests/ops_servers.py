@@ -1,10 +1,13 @@
 """Loopback servers for the operator-command tests, speaking the documented wire formats.
 
-- `FakeOllamaInstance`: Ollama's model management API (GET /api/tags, GET /api/ps, POST /api/pull with
-  streamed NDJSON status, DELETE /api/delete), a non-streamed /api/chat, and Ollama's OpenAI layer's
-  GET /v1/models; optional Bearer auth as Ollama Cloud does.
-- `FakeOpenAIServer`: GET /v1/models and a non-streamed POST /v1/chat/completions, optional Bearer key.
-- `FakeOpenRouter`: GET /api/v1/models shaped like OpenRouter's documented listing (string prices).
+- `FakeOllamaInstance`: Ollama's model management API (GET /api/tags, GET /api/ps, POST /api/show with
+  capabilities and context length, POST /api/pull with streamed NDJSON status, DELETE /api/delete), a
+  non-streamed /api/chat, /api/embed, and Ollama's OpenAI layer's GET /v1/models; optional Bearer auth as Ollama
+  Cloud does; `gpu=False` reports loaded models with nothing in VRAM.
+- `FakeOpenAIServer`: GET /v1/models (with vLLM's `max_model_len` when set) and a non-streamed
+  POST /v1/chat/completions, optional Bearer key.
+- `FakeOpenRouter`: GET /api/v1/models shaped like OpenRouter's documented listing (string prices), and
+  a non-streamed POST /api/v1/chat/completions for its key.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ class FakeOllamaInstance(FakeServer):
     pullable: dict[str, int] = field(default_factory=dict)  # name -> total bytes a pull downloads
     loaded: list[str] = field(default_factory=list)  # names reported by /api/ps
     pull_status_error: bool = False  # answer /api/pull of an unknown model with HTTP 500 instead of an error line
+    capabilities: dict[str, list[str]] = field(default_factory=dict)  # /api/show; default ["completion", "tools"]
+    context_length: int = 40960  # /api/show's model_info.<arch>.context_length
+    gpu: bool = True  # /api/ps reports loaded models in VRAM (False: a CPU-only instance)
     seen: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -62,9 +68,11 @@ class FakeOllamaInstance(FakeServer):
         app.router.add_get("/", self._root)
         app.router.add_get("/api/tags", self._tags)
         app.router.add_get("/api/ps", self._ps)
+        app.router.add_post("/api/show", self._show)
         app.router.add_post("/api/pull", self._pull)
         app.router.add_delete("/api/delete", self._delete)
         app.router.add_post("/api/chat", self._chat)
+        app.router.add_post("/api/embed", self._embed)
         app.router.add_get("/v1/models", self._v1_models)
         return app
 
@@ -90,8 +98,25 @@ class FakeOllamaInstance(FakeServer):
         out = []
         for m in self.models:
             if m["name"] in self.loaded:
-                out.append({**m, "expires_at": "2026-05-04T15:01:49.277Z", "size_vram": m["size"], "context_length": 4096})
+                vram = m["size"] if self.gpu else 0
+                out.append({**m, "expires_at": "2026-05-04T15:01:49.277Z", "size_vram": vram, "context_length": 4096})
         return _json({"models": out})
+
+    async def _show(self, request: web.Request) -> web.Response:
+        name = orjson.loads(await request.read()).get("model")
+        model = next((m for m in self.models if name in (m["name"], m["name"].removesuffix(":latest"))), None)
+        if model is None:
+            return _json({"error": f"model '{name}' not found"}, 404)
+        family = model["details"]["family"]
+        return _json(
+            {
+                "modelfile": f"FROM {name}\n",
+                "details": model["details"],
+                "model_info": {"general.architecture": family, f"{family}.context_length": self.context_length},
+                "capabilities": self.capabilities.get(model["name"], ["completion", "tools"]),
+                "modified_at": model["modified_at"],
+            }
+        )
 
     async def _pull(self, request: web.Request) -> web.StreamResponse:
         body = orjson.loads(await request.read())
@@ -129,10 +154,22 @@ class FakeOllamaInstance(FakeServer):
                 return web.Response(status=200)
         return _json({"error": f"model '{name}' not found"}, 404)
 
+    def _missing(self, model: str) -> web.Response | None:
+        if model not in self.names() and f"{model}:latest" not in self.names():
+            return _json({"error": f"model \"{model}\" not found, try pulling it first"}, 404)
+        return None
+
+    async def _embed(self, request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read())
+        if missing := self._missing(body["model"]):
+            return missing
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        return _json({"model": body["model"], "embeddings": [[0.1, 0.2, 0.3] for _ in inputs], "prompt_eval_count": len(inputs)})
+
     async def _chat(self, request: web.Request) -> web.Response:
         body = orjson.loads(await request.read())
-        if body["model"] not in self.names() and f"{body['model']}:latest" not in self.names():
-            return _json({"error": f"model \"{body['model']}\" not found, try pulling it first"}, 404)
+        if missing := self._missing(body["model"]):
+            return missing
         out = {
             "model": body["model"],
             "created_at": "2026-05-04T14:56:49.277302595Z",
@@ -152,6 +189,7 @@ class FakeOpenAIServer(FakeServer):
     base_path = "/v1"
     ids: list[str] = field(default_factory=list)
     api_key: str | None = None
+    max_model_len: int | None = None  # vLLM lists each model's context length
 
     def __post_init__(self) -> None:
         self.server = ServerThread(self._app)
@@ -172,23 +210,29 @@ class FakeOpenAIServer(FakeServer):
     async def _models(self, request: web.Request) -> web.Response:
         if denied := self._denied(request):
             return denied
-        return _json({"object": "list", "data": [{"id": i, "object": "model", "created": 1700000000, "owned_by": "me"} for i in self.ids]})
+        extra = {"max_model_len": self.max_model_len} if self.max_model_len else {}
+        data = [{"id": i, "object": "model", "created": 1700000000, "owned_by": "me", **extra} for i in self.ids]
+        return _json({"object": "list", "data": data})
 
     async def _chat(self, request: web.Request) -> web.Response:
         if denied := self._denied(request):
             return denied
         self.chats += 1
-        body = orjson.loads(await request.read())
-        return _json(
-            {
-                "id": "chatcmpl-1",
-                "object": "chat.completion",
-                "created": 1700000000,
-                "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "length"}],
-                "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
-            }
-        )
+        return chat_completion(orjson.loads(await request.read()))
+
+
+def chat_completion(body: dict[str, Any], content: str = "ok") -> web.Response:
+    """A whole OpenAI chat completion for `body`'s model."""
+    return _json(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "length"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+        }
+    )
 
 
 def openrouter_model(
@@ -198,8 +242,10 @@ def openrouter_model(
     completion: str = "0",
     moderated: bool = False,
     expiration_date: str | None = None,
+    images: bool = False,
 ) -> dict[str, Any]:
     """One entry of OpenRouter's GET /api/v1/models, with the documented fields."""
+    inputs = ["text", "image"] if images else ["text"]
     return {
         "id": model_id,
         "canonical_slug": model_id.removesuffix(":free"),
@@ -207,7 +253,7 @@ def openrouter_model(
         "created": 1740000000,
         "description": "A test model.",
         "context_length": context_length,
-        "architecture": {"modality": "text->text", "input_modalities": ["text"], "output_modalities": ["text"], "tokenizer": "Other"},
+        "architecture": {"modality": "+".join(inputs) + "->text", "input_modalities": inputs, "output_modalities": ["text"], "tokenizer": "Other"},
         "pricing": {"prompt": prompt, "completion": completion, "request": "0", "image": "0"},
         "top_provider": {"context_length": context_length, "max_completion_tokens": 8192, "is_moderated": moderated},
         "supported_parameters": ["max_tokens", "temperature", "tools"],
@@ -224,12 +270,20 @@ class FakeOpenRouter(FakeServer):
 
     def __post_init__(self) -> None:
         self.server = ServerThread(self._app)
+        self.chats = 0
 
     def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/api/v1/models", self._models)
         app.router.add_get("/api/v1/key", self._key)
+        app.router.add_post("/api/v1/chat/completions", self._chat)
         return app
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _json({"error": {"code": 401, "message": "No auth credentials found"}}, 401)
+        self.chats += 1
+        return chat_completion(orjson.loads(await request.read()), "ok from openrouter")
 
     async def _key(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":

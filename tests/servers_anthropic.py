@@ -92,6 +92,7 @@ class FakeAnthropicUpstream(FakeServer):
         self.default = AnthropicBehaviour()
         self.seen: list[SeenRequest] = []
         self.api_key: str | None = None  # when set, GET /v1/models wants it as x-api-key
+        self.model_ids = ["claude-test-1"]  # what GET /v1/models lists
         self.server = ServerThread(self._app)
 
     @property
@@ -111,8 +112,9 @@ class FakeAnthropicUpstream(FakeServer):
     async def _models(self, request: web.Request) -> web.Response:
         if self.api_key and request.headers.get("x-api-key") != self.api_key:
             return web.json_response(_error(401, "invalid x-api-key"), status=401)
-        data = [{"id": "claude-test-1", "type": "model", "display_name": "Claude Test", "created_at": "2026-01-01T00:00:00Z"}]
-        return web.json_response({"data": data, "has_more": False, "first_id": "claude-test-1", "last_id": "claude-test-1"})
+        ids = self.model_ids
+        data = [{"id": i, "type": "model", "display_name": i, "created_at": "2026-01-01T00:00:00Z"} for i in ids]
+        return web.json_response({"data": data, "has_more": False, "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None})
 
     async def _count(self, request: web.Request) -> web.Response:
         body = orjson.loads(await request.read())

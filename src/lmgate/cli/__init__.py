@@ -18,6 +18,7 @@ from lmgate.cli import (
     catalog_cmds,
     config_cmds,
     db_cmds,
+    init_cmd,
     keys_cmds,
     logs_cmds,
     ollama_cmds,
@@ -91,6 +92,7 @@ def _root(
 
 
 app.command("serve", epilog=EXIT_CODE_HELP)(serve_cmd.serve)
+app.command("init", epilog=EXIT_CODE_HELP)(init_cmd.init)
 app.command("validate", epilog=EXIT_CODE_HELP)(config_cmds.validate)
 app.command("models", epilog=EXIT_CODE_HELP)(config_cmds.models)
 app.command("doctor", epilog=EXIT_CODE_HELP)(ops_cmds.doctor)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from lmgate.cli.common import CliError, ConfigOption, ExitCode, config_path, err_console
+from lmgate.cli.common import CliError, ConfigOption, ExitCode, config_path, err_console, write_atomically
 from lmgate.cli.ops_common import JsonOption, console, emit_json, load_for_ops, run_async
 from lmgate.ops import catalog as ops
 from lmgate.ops.common import as_url, human_size
@@ -71,19 +69,6 @@ def _per_million(price: str) -> str:
         return price or "?"
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o777
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _router_tables(cat: ops.RouterCatalog, free: bool) -> None:
     table = Table(title=Text(f"{'free ' if free else ''}models at {cat.base_url} ({len(cat.models)})"))
     for col in ("id", "context", "$/M in", "$/M out", "moderated", "expires", "data policy"):
@@ -139,7 +124,7 @@ def openrouter(
             raise _fail("the rewritten config would not be valid; nothing was written", ExitCode.USAGE)
         if rw.changes:
             diff = ops.unified_diff(text, rw.text, str(path))
-            _write_atomically(path, rw.text)
+            write_atomically(path, rw.text)
             written = True
             for c in cat.configured:
                 if c.status == "retired" and c.replacements:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from enum import IntEnum
 from pathlib import Path
 from typing import Annotated
@@ -128,3 +129,17 @@ def load_read_only(option: Path | None, *, quiet: bool = False) -> LoadedConfig:
     if not quiet:
         report_unset(loaded)
     return loaded
+
+
+def write_atomically(path: Path, text: str, new_mode: int = 0o644) -> None:
+    """Replace (or create) `path` in one rename: an existing file keeps its permissions."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else new_mode
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -125,6 +125,7 @@ class RouterModel:
     moderated: bool | None
     expiration_date: str | None
     max_completion_tokens: int | None
+    input_modalities: list[str] = field(default_factory=list)  # architecture.input_modalities: text, image, ...
 
     @property
     def family(self) -> str:
@@ -188,6 +189,8 @@ def parse_router_models(data: Any) -> list[RouterModel]:
             continue
         pricing: dict[str, Any] = m["pricing"] if isinstance(m.get("pricing"), dict) else {}
         top: dict[str, Any] = m["top_provider"] if isinstance(m.get("top_provider"), dict) else {}
+        arch: dict[str, Any] = m["architecture"] if isinstance(m.get("architecture"), dict) else {}
+        modalities = arch.get("input_modalities")
         prompt, completion = pricing.get("prompt", ""), pricing.get("completion", "")
         out.append(
             RouterModel(
@@ -201,6 +204,7 @@ def parse_router_models(data: Any) -> list[RouterModel]:
                 moderated=top.get("is_moderated"),
                 expiration_date=m.get("expiration_date"),
                 max_completion_tokens=top.get("max_completion_tokens"),
+                input_modalities=[str(x) for x in modalities] if isinstance(modalities, list) else [],
             )
         )
     return out
