@@ -146,7 +146,9 @@ class FakeServer:
 class Behaviour:
     """What the upstream does for one request.
 
-    kind: ok | slow | status | garbage | html | reset | cut | stall | json_for_stream | no_done | hang
+    kind: ok | slow | status | garbage | html | reset | cut | stall | json_for_stream | no_done | hang | tools
+
+    `tools` answers (not streamed) with `tool_calls`: [(name, arguments), ...] as OpenAI's tool calls.
 
     `cut` resets the connection and `stall` stops sending (connection open) after `after_chunks`
     stream events; with after_chunks=0 both happen after the 200 headers, before the first event.
@@ -159,6 +161,7 @@ class Behaviour:
     delay: float = 0.0
     after_chunks: int = 2  # for `cut` / `stall`: events sent before the connection is reset / goes quiet
     content: str = "hello from upstream"
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -263,6 +266,13 @@ class FakeOpenAIUpstream(FakeServer):
         if completion:
             choice: dict[str, Any] = {"index": 0, "text": b.content, "finish_reason": "stop", "logprobs": None}
             obj = "text_completion"
+        elif b.kind == "tools":
+            calls = [
+                {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": orjson.dumps(args).decode()}}
+                for i, (name, args) in enumerate(b.tool_calls)
+            ]
+            choice = {"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": calls}, "finish_reason": "tool_calls"}
+            obj = "chat.completion"
         else:
             choice = {"index": 0, "message": {"role": "assistant", "content": b.content}, "finish_reason": "stop"}
             obj = "chat.completion"
