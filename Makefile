@@ -17,7 +17,7 @@ serve: $(STAMP)
 	$(BIN)/lmgate serve $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests e2e
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src

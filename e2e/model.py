@@ -16,8 +16,7 @@ from pathlib import Path
 import httpx
 import openai
 from common import check, install, log_file, median_ms  # puts the repo on sys.path for tests.*
-
-from tests.processes import serving
+from tests.processes import serving, stop
 from tests.servers import closed_port, free_port
 from tests.wait import wait_for
 
@@ -99,11 +98,7 @@ def main() -> None:
                 d, g = ttft["direct"], ttft["lmgate"]
                 print(f"time to first token (median of 5): direct {median_ms(d)}, through lmgate {median_ms(g)}")
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
     print("e2e-model: passed")
 
 

@@ -17,8 +17,7 @@ from pathlib import Path
 import httpx
 import orjson
 from common import check, install, log_file  # puts the repo on sys.path for tests.*
-
-from tests.processes import serving
+from tests.processes import serving, stop
 from tests.servers import free_port
 from tests.wait import wait_for
 
@@ -86,11 +85,7 @@ def main() -> None:
                         got = chat(client, model, stream)
                         check(got == EXPECTED, f"{via}, {'streamed' if stream else 'not streamed'}: {got!r}")
         finally:
-            ui.terminate()
-            try:
-                ui.wait(30)
-            except subprocess.TimeoutExpired:
-                ui.kill()
+            stop(ui)
     print("e2e-webui: passed")
 
 

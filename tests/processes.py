@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -73,6 +74,16 @@ def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
                 os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(15)
     raise AssertionError("lmgate serve found its port taken three times")
+
+
+def stop(proc: subprocess.Popen[Any], grace: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `grace` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(grace)
 
 
 def worker_request_counts(log_dir: os.PathLike[str] | str) -> dict[str, int]:

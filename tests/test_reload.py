@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from lmgate.server.reload import RELOADER
+from tests.processes import stop
 from tests.routing_kit import MASTER, MSGS
 from tests.servers import Behaviour, FakeOpenAIUpstream, ServerThread, closed_base, free_port
 from tests.wait import wait_for
@@ -221,8 +222,4 @@ def test_sighup_reloads_a_running_server(tmp_path):
         wait_for(lambda: model_ids() == ["m", "added"], "SIGHUP to reload the config")
         assert proc.poll() is None, "SIGHUP must not stop the server"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)

@@ -51,19 +51,14 @@ class UpstreamKind:
     start: Any  # () -> Upstream
 
 
-class OpenAIUpstream:
-    def __init__(self) -> None:
-        self.fake = FakeOpenAIUpstream().start()
-        self.fake.default = Behaviour(content=ANSWER)
+class _FakeBacked:
+    """An upstream played by one of the loopback fakes in tests/servers*.py."""
+
+    prefix: str
+    fake: FakeOpenAIUpstream | FakeOllamaUpstream
 
     def litellm_params(self, upstream_model: str) -> dict[str, Any]:
-        return {"model": f"openai/{upstream_model}", "api_base": self.fake.base}
-
-    def fail_next(self, status: int) -> None:
-        self.fake.script.append(Behaviour("status", status))
-
-    def tool_call_next(self, name: str, arguments: dict[str, Any]) -> None:
-        self.fake.script.append(Behaviour("tools", tool_calls=[(name, arguments)]))
+        return {"model": f"{self.prefix}/{upstream_model}", "api_base": self.fake.base}
 
     def last_messages(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = self.fake.seen[-1].body["messages"]
@@ -73,26 +68,34 @@ class OpenAIUpstream:
         self.fake.stop()
 
 
-class OllamaUpstream:
-    def __init__(self) -> None:
-        self.fake = FakeOllamaUpstream().start()
-        self.fake.default = OllamaBehaviour(content=ANSWER)
+class OpenAIUpstream(_FakeBacked):
+    prefix = "openai"
 
-    def litellm_params(self, upstream_model: str) -> dict[str, Any]:
-        return {"model": f"ollama_chat/{upstream_model}", "api_base": self.fake.base}
+    def __init__(self) -> None:
+        self.fake = openai_fake = FakeOpenAIUpstream().start()
+        openai_fake.default = Behaviour(content=ANSWER)
+        self.script = openai_fake.script
 
     def fail_next(self, status: int) -> None:
-        self.fake.script.append(OllamaBehaviour("status", status=status, error=f"upstream says {status}"))
+        self.script.append(Behaviour("status", status))
 
     def tool_call_next(self, name: str, arguments: dict[str, Any]) -> None:
-        self.fake.script.append(OllamaBehaviour("tools", tool_calls=[{"function": {"name": name, "arguments": arguments}}]))
+        self.script.append(Behaviour("tools", tool_calls=[(name, arguments)]))
 
-    def last_messages(self) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = self.fake.seen[-1].body["messages"]
-        return messages
 
-    def stop(self) -> None:
-        self.fake.stop()
+class OllamaUpstream(_FakeBacked):
+    prefix = "ollama_chat"
+
+    def __init__(self) -> None:
+        self.fake = ollama_fake = FakeOllamaUpstream().start()
+        ollama_fake.default = OllamaBehaviour(content=ANSWER)
+        self.script = ollama_fake.script
+
+    def fail_next(self, status: int) -> None:
+        self.script.append(OllamaBehaviour("status", status=status, error=f"upstream says {status}"))
+
+    def tool_call_next(self, name: str, arguments: dict[str, Any]) -> None:
+        self.script.append(OllamaBehaviour("tools", tool_calls=[{"function": {"name": name, "arguments": arguments}}]))
 
 
 class MockUpstream:
