@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,13 +22,14 @@ PORT_TAKEN = "address already in use"
 
 
 def listeners(port: int) -> int:
-    """How many sockets listen on 127.0.0.1:`port` (each `--workers` process binds its own, SO_REUSEPORT)."""
-    want = f"0100007F:{port:04X}"
+    """How many sockets listen on TCP `port`, any address (each `--workers` process binds its own, SO_REUSEPORT)."""
+    suffix = f":{port:04X}"
     count = 0
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            count += fields[1] == want and fields[3] == "0A"  # 0A: LISTEN
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                count += fields[1].endswith(suffix) and fields[3] == "0A"  # 0A: LISTEN
     return count
 
 
