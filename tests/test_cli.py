@@ -13,6 +13,7 @@ import openai
 
 from tests.processes import LMGATE, serving
 from tests.servers import free_port
+from tests.wait import wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -148,7 +149,11 @@ def test_repeated_stop_signals_do_not_cut_the_shutdown_flush(tmp_path):
     proc = subprocess.Popen([*LMGATE, "serve", "--port", str(port), "--config", str(cfg)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=5)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: proc.poll() is not None or httpx.get(url + "/health/readiness", timeout=1).status_code == 200,
+                 "lmgate serve to start", 30)
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        client = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0)
         for _ in range(40):
             client.chat.completions.create(model="demo", messages=[{"role": "user", "content": "x"}])
     finally:

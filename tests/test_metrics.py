@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.servers import Behaviour, FakeOpenAIUpstream, ServerThread
+from tests.wait import wait_for
 
 KEY = "sk-metrics-secret-123456789"
 
@@ -126,9 +125,7 @@ def test_counts_add_up_across_workers():
             )
 
         # each worker moves its counts into the shared files within 0.25 s (server/observe.py)
-        deadline = time.monotonic() + 10
-        while total() != 20 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(lambda: total() == 20, "both workers' counts to reach the shared files", interval=0.2)
         for _ in range(3):  # whichever worker answers the scrape, the totals are the same
             assert total() == 20
 
@@ -180,12 +177,12 @@ def test_metrics_can_be_turned_off(upstream, make_gateway):
 
 
 def test_fallbacks_and_failed_attempts_are_counted(upstream, make_gateway):
-    from tests.servers import free_port
+    from tests.servers import closed_port
 
     gw = make_gateway(f"""
 model_list:
   - model_name: cloud
-    litellm_params: {{model: openai/c, api_base: "http://127.0.0.1:{free_port()}/v1"}}
+    litellm_params: {{model: openai/c, api_base: "http://127.0.0.1:{closed_port()}/v1"}}
   - model_name: local
     litellm_params: {{model: openai/l, api_base: "{upstream.base}"}}
 litellm_settings:
@@ -208,8 +205,6 @@ def test_client_hanging_up_mid_stream_is_counted_as_499_without_an_error_log(gw,
     with httpx.stream("POST", gw.url + "/v1/chat/completions", json=body, timeout=10) as r:
         for _ in r.iter_bytes():
             break  # read the first bytes, then hang up
-    deadline = time.monotonic() + 5
-    while value(scrape(gw), "lmgate_requests_total", requested_model="gpt-local", status_code="499") != 1:
-        assert time.monotonic() < deadline, "the hung-up request was not counted as 499"
-        time.sleep(0.05)
+    wait_for(lambda: value(scrape(gw), "lmgate_requests_total", requested_model="gpt-local", status_code="499") == 1,
+             "the hung-up request to be counted as 499", 5)
     assert not [rec for rec in caplog.records if rec.levelname in ("ERROR", "CRITICAL")]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from lmgate.cli import app
 from tests.ops_servers import FakeOllamaInstance, FakeOpenRouter, ollama_model, openrouter_model
-from tests.servers import free_port
+from tests.servers import closed_port
 
 runner = CliRunner()
 
@@ -67,7 +67,7 @@ def test_ollama_catalog_auth_and_unreachable(monkeypatch):
         assert ok.exit_code == 0 and [m["name"] for m in orjson.loads(ok.stdout)["models"]] == ["gpt-oss:120b"]
     finally:
         cloud.stop()
-    dead = runner.invoke(app, ["catalog", "ollama", "--base", f"http://127.0.0.1:{free_port()}"])
+    dead = runner.invoke(app, ["catalog", "ollama", "--base", f"http://127.0.0.1:{closed_port()}"])
     assert dead.exit_code == 3 and "connect failure" in dead.stderr
 
 

@@ -21,7 +21,7 @@ from tests.ops_servers import (
     ollama_model,
     openrouter_model,
 )
-from tests.servers import free_port
+from tests.servers import closed_port
 
 runner = CliRunner()
 
@@ -74,7 +74,7 @@ def entry(alias: str, model: str, base: str, extra: str = "") -> str:
 def test_diagnoses_each_broken_deployment(tmp_path, ollama, cloud, openai_server, monkeypatch):
     monkeypatch.delenv("LMGATE_TEST_UNSET_KEY", raising=False)
     monkeypatch.delenv("LMGATE_TEST_UNSET_BASE", raising=False)
-    closed = free_port()
+    closed = closed_port()
     plain = openai_server.server.port  # plain HTTP where the config says https
     text = "model_list:\n" + "".join(
         [

@@ -151,7 +151,7 @@ def test_k3s_gatekeeper_cloud_then_vllm_then_cpu_ollama_paid_explicit_only(tmp_p
         assert chat(url, "cloud-kimi")[1] == "cloud-kimi"
         cloud.stop()
         answer, deployment, route = chat(url, "cloud-kimi")
-        assert (answer, deployment) == ("ok", "vllm-qwen") and route.startswith("cloud-kimi:")
+        assert (answer, deployment) == ("hello from upstream", "vllm-qwen") and route.startswith("cloud-kimi:")
         vllm.stop()
         assert chat(url, "cloud-kimi")[1] == "ollama-qwen"
         assert chat(url, "openai-gpt4o")[1] == "openai-gpt4o"  # explicit-only: reached by name
@@ -183,7 +183,7 @@ def test_mac_mini_three_instances_vision_and_embeddings(tmp_path: Path, started:
     assert client.embeddings.create(model="ollama-nomic-embed", input="hi").data  # the embed route of that instance
     voice.stop()
     answer, deployment, _ = chat(url, "ollama-qwen")
-    assert (answer, deployment) == ("ok", "ollama-deepseek-r1")
+    assert (answer, deployment) == ("hello from ollama", "ollama-deepseek-r1")
     assert chat(url, "ollama-llava")[1] == "ollama-llava"
 
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from lmgate.cli import app
 from tests.ops_servers import FakeOllamaInstance, ollama_model
-from tests.servers import free_port
+from tests.servers import closed_port
 
 runner = CliRunner()
 
@@ -58,7 +58,7 @@ def test_pull_failures_say_what_to_do(inst):
     inst.pull_status_error = True
     bad = runner.invoke(app, ["ollama", "pull", "-i", inst.base, "no-such-model:1b"])
     assert bad.exit_code == 3 and "HTTP 500" in bad.stderr
-    dead = runner.invoke(app, ["ollama", "pull", "-i", f"127.0.0.1:{free_port()}", "qwen3:8b"])
+    dead = runner.invoke(app, ["ollama", "pull", "-i", f"127.0.0.1:{closed_port()}", "qwen3:8b"])
     assert dead.exit_code == 3 and "connect failure" in dead.stderr and "ollama serve" in dead.stderr
 
 
@@ -66,7 +66,7 @@ def test_rm_deletes_and_reports_missing(inst):
     result = runner.invoke(app, ["ollama", "rm", "-i", inst.base, "llava:7b", "--json"])
     assert result.exit_code == 0 and orjson.loads(result.stdout)["deleted"] is True
     assert "llava:7b" not in inst.names()
-    assert ("DELETE", "/api/delete") in inst.seen
+    assert ("DELETE", "/api/delete") in inst.hits
     again = runner.invoke(app, ["ollama", "rm", "-i", inst.base, "llava:7b"])
     assert again.exit_code == 3 and "is not on" in again.stderr and "lmgate catalog ollama" in again.stderr
 

@@ -3,20 +3,24 @@ the old config; requests in flight finish; upstream connections are reused."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
+from lmgate.server.reload import RELOADER
+from tests.processes import stop
 from tests.routing_kit import MASTER, MSGS
-from tests.servers import Behaviour, FakeOpenAIUpstream, ServerThread, free_port
+from tests.servers import Behaviour, FakeOpenAIUpstream, ServerThread, closed_base, free_port
+from tests.wait import wait_for
 
 AUTH = {"Authorization": f"Bearer {MASTER}"}
 
@@ -52,11 +56,17 @@ def reload(gw: ServerThread, key: str | None = MASTER) -> httpx.Response:
     return httpx.post(gw.url + "/config/reload", headers=headers, timeout=15)
 
 
-def wait_for(check: Callable[[], bool], what: str, seconds: float = 8.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+def replace_file(path: Path, text: str) -> None:
+    """Write the whole file at once (temp file + rename), as a ConfigMap update or an editor's save does:
+    a watcher polling every few ms must never read it half-written."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def reloads(gw: ServerThread) -> int:
+    """How many configs this gateway has loaded since it started."""
+    return gw.app[RELOADER].reloads
 
 
 def test_post_reload_swaps_config_and_reuses_upstream_connections(tmp_path, two, make_gateway):
@@ -107,17 +117,25 @@ def test_invalid_reload_keeps_the_old_config(tmp_path, two, make_gateway, broken
     assert [m["id"] for m in models["data"]] == ["m"]
 
 
-def test_file_watch_reloads_on_change_and_ignores_a_broken_file(tmp_path, two, make_gateway):
+def test_file_watch_reloads_on_change_and_ignores_a_broken_file(tmp_path, two, make_gateway, caplog):
+    caplog.set_level(logging.ERROR, logger="lmgate.reload")
     a, b = two
     path = tmp_path / "config.yaml"
     path.write_text(config_text(a.base, watch=0.05))
     gw = make_gateway(path)
     assert answer(gw) == "from a"
-    path.write_text("model_list: [\n")
-    time.sleep(0.5)  # several watch intervals: the broken file is seen and rejected
-    assert answer(gw) == "from a"
-    path.write_text(config_text(b.base, watch=0.05))
+    replace_file(path, "model_list: [\n")
+
+    def rejected() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "lmgate.reload" and "rejected" in r.getMessage()]
+
+    # The watcher must have read the broken file and refused it (not merely not run yet).
+    msg = wait_for(rejected, "the watcher to reject the broken file")
+    assert "config file changed" in msg[0] and "not valid YAML" in msg[0]
+    assert reloads(gw) == 0 and answer(gw) == "from a"
+    replace_file(path, config_text(b.base, watch=0.05))
     wait_for(lambda: answer(gw) == "from b", "the watcher to load the fixed file")
+    assert reloads(gw) == 1 and len(rejected()) == 1, "the broken file is rejected once, not at every poll"
 
 
 def test_kubernetes_configmap_symlink_swap_is_noticed(tmp_path, two, make_gateway):
@@ -164,23 +182,26 @@ def test_hot_reload_under_load_fails_no_request(tmp_path, two, make_gateway):
         t.start()
     try:
         for i in range(10):
-            base = b.base if i % 2 == 0 else a.base
-            path.write_text(config_text(base, watch=0.02))
+            base, expected = (b.base, "from b") if i % 2 == 0 else (a.base, "from a")
+            served = len(answers)
+            replace_file(path, config_text(base, watch=0.02))
             if i % 3 == 0:
                 assert reload(gw).status_code == 200
-            time.sleep(0.15)
+            # Every rewrite takes effect under load (watcher or POST) before the next one.
+            wait_for(lambda: expected in answers[served:], f"rewrite {i + 1} to answer {expected!r}")  # noqa: B023
     finally:
         stop.set()
         for t in threads:
             t.join(20)
     assert not failures, failures[:3]
+    assert reloads(gw) >= 10
     assert len(answers) > 30
     assert {"from a", "from b"} <= set(answers)
 
 
 def test_sighup_reloads_a_running_server(tmp_path):
     path = tmp_path / "config.yaml"
-    dead = f"http://127.0.0.1:{free_port()}/v1"
+    dead = closed_base()
     path.write_text(config_text(dead))
     port = free_port()
     proc = subprocess.Popen(
@@ -203,8 +224,4 @@ def test_sighup_reloads_a_running_server(tmp_path):
         wait_for(lambda: model_ids() == ["m", "added"], "SIGHUP to reload the config")
         assert proc.poll() is None, "SIGHUP must not stop the server"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import orjson
 import pytest
 
 from tests.servers import ServerThread
+from tests.wait import wait_for
 
 
 def config(tmp: Path, extra: str = "") -> str:
@@ -90,18 +90,14 @@ def test_database_sink_survives_being_killed_mid_load(tmp_path, make_gateway):
     db = tmp_path / "lmgate.db"
     gw = make_gateway(config(tmp_path, f"  database_url: sqlite:///{db}"))
     chat(gw, 20)
-    deadline = time.monotonic() + 10
-    while len(rows(db)) < 20 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: len(rows(db)) >= 20, 'len(rows(db)) >= 20', 10)
     assert len(rows(db)) == 20
 
     blocker = sqlite3.connect(db, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # the database refuses every write from now on
     chat(gw, 30)
     spool = tmp_path / "logs" / "spool"
-    deadline = time.monotonic() + 15
-    while not list(spool.glob("database-*.jsonl")) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: list(spool.glob("database-*.jsonl")), 'list(spool.glob("database-*.jsonl"))', 15)
     assert list(spool.glob("database-*.jsonl")), "a refused batch must be journaled to disk"
     ready = httpx.get(gw.url + "/health/readiness")
     assert ready.status_code == 200 and ready.json()["request_log"]["spooling"] == ["database"]
@@ -109,9 +105,7 @@ def test_database_sink_survives_being_killed_mid_load(tmp_path, make_gateway):
     blocker.close()
 
     chat(gw, 10)
-    deadline = time.monotonic() + 15
-    while len(rows(db)) < 60 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: len(rows(db)) >= 60, 'len(rows(db)) >= 60', 15)
     ids = rows(db)
     assert len(ids) == 60 and len(set(ids)) == 60, "every record once, none lost, none doubled"
     assert not list(spool.glob("database-*.jsonl"))
@@ -134,9 +128,7 @@ def test_spooled_records_are_replayed_at_next_start(tmp_path, make_gateway):
     blocker.close()
     assert len(rows(db)) == 1
     third = make_gateway(cfg)
-    deadline = time.monotonic() + 10
-    while len(rows(db)) < 6 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: len(rows(db)) >= 6, 'len(rows(db)) >= 6', 10)
     assert len(rows(db)) == 6
     third.stop()
 
@@ -160,22 +152,16 @@ def test_postgres_sink_down_mid_load_loses_nothing(tmp_path, make_gateway, postg
         except RuntimeError:
             return -1
 
-    deadline = time.monotonic() + 10
-    while count() < 15 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: count() >= 15, 'count() >= 15', 10)
     assert count() == 15
     postgres.stop()  # the database dies under load
     chat(gw, 25)
     spool = tmp_path / "logs" / "spool"
-    deadline = time.monotonic() + 15
-    while not list(spool.glob("database-*.jsonl")) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: list(spool.glob("database-*.jsonl")), 'list(spool.glob("database-*.jsonl"))', 15)
     assert list(spool.glob("database-*.jsonl"))
     postgres.start()
     chat(gw, 5)
-    deadline = time.monotonic() + 20
-    while count() < 45 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: count() >= 45, 'count() >= 45', 20)
     assert count() == 45
     assert postgres.query("select count(*) from lmgate_request_log") == ["45"]
 
@@ -184,15 +170,14 @@ def test_disk_failure_holds_records_until_the_disk_is_back(tmp_path, make_gatewa
     gw = make_gateway(config(tmp_path))
     chat(gw, 10)
     logs = tmp_path / "logs"
-    deadline = time.monotonic() + 10
-    while len(read_log(tmp_path)) < 10 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: len(read_log(tmp_path)) >= 10, 'len(read_log(tmp_path)) >= 10', 10)
+    assert len(read_log(tmp_path)) == 10
     logs.rename(tmp_path / "logs-away")
     logs.write_text("not a directory")  # the log file AND its spool directory are now unwritable
     chat(gw, 15)
-    time.sleep(1.5)  # a few flushes fail
-    ready = httpx.get(gw.url + "/health/readiness").json()
-    assert ready["request_log"]["spooling"] == ["file"]
+    ready = wait_for(lambda: httpx.get(gw.url + "/health/readiness").json()["request_log"]["spooling"],
+                     "the file sink's failing flushes to show in readiness")
+    assert ready == ["file"]
     logs.unlink()
     (tmp_path / "logs-away").rename(logs)  # the disk is back
     chat(gw, 5)

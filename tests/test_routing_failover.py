@@ -12,6 +12,7 @@ import pytest
 from tests.redis_server import backend_fixture, redis_server_fixture, redis_session_fixture  # noqa: F401
 from tests.routing_kit import ROUTE, Tiers, chain_config, chat, health, hops, sdk, tiers_fixture  # noqa: F401
 from tests.servers import Behaviour, closed_base
+from tests.wait import wait_for
 
 
 def test_chain_order_cloud_then_vllm_then_cpu(tiers: Tiers, make_gateway):
@@ -206,10 +207,7 @@ def test_cooldown_after_allowed_fails_then_recovery(tiers: Tiers, make_gateway, 
     r = chat(gw)
     assert hops(r.headers[ROUTE]) == [("cloud-kimi", "cooldown"), ("vllm-qwen", "ok")]
     assert tiers.cloud.calls == 2, "a cooling deployment gets no request"
-    deadline = time.monotonic() + 5
-    while health(gw)["cloud-kimi"]["state"] != "healthy":
-        assert time.monotonic() < deadline, "cooldown_time: 1 must end"
-        time.sleep(0.1)
+    wait_for(lambda: health(gw)["cloud-kimi"]["state"] == "healthy", "cooldown_time: 1 to end", 5)
     r = chat(gw)
     assert hops(r.headers[ROUTE]) == [("cloud-kimi", "ok")]
     assert r.json()["choices"][0]["message"]["content"] == "from cloud"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from lmgate.limits import MemoryQuotas, Quota, QuotaStore, QuotaUsage
-from tests.processes import serving
+from tests.processes import serving, worker_request_counts
 from tests.redis_server import RedisServer, backend_fixture, redis_server_fixture, redis_session_fixture  # noqa: F401
 from tests.routing_kit import MASTER, ROUTE, Tiers, chain_config, chat, health, hops, tiers_fixture  # noqa: F401
 from tests.servers import Behaviour, FakeOpenAIUpstream
@@ -191,14 +190,16 @@ def test_workers_split_an_upstream_quota(tiers: Tiers, tmp_path):
     # Each worker counts in its own memory, so each may use 1/N of the quota: together they stay inside it.
     path = tmp_path / "config.yaml"
     path.write_text(chain_config(tiers, cloud_params="rpm: 4"))
-    with serving("--config", str(path), "--workers", "2") as url:
-        time.sleep(0.5)  # let the second worker bind too
-        for _ in range(20):
+    with serving("--config", str(path), "--workers", "2", env={"LMGATE_STATE_DIR": str(tmp_path)}) as url:
+        for _ in range(20):  # a new connection each: the kernel spreads them over both workers
             r = httpx.post(
                 url + "/v1/chat/completions",
                 json={"model": "cloud-kimi", "messages": [{"role": "user", "content": "hi"}]},
                 headers={"Authorization": f"Bearer {MASTER}", "Connection": "close"}, timeout=15,
             )
             assert r.status_code == 200
-        assert 1 <= tiers.cloud.calls <= 4, tiers.cloud.calls
-        assert tiers.vllm.calls == 20 - tiers.cloud.calls
+    # rpm 4 over 2 workers is 2 each: exactly 4 reach cloud-kimi when both served (one worker alone: 2).
+    per_worker = worker_request_counts(tmp_path)
+    assert len(per_worker) == 2 and all(n >= 2 for n in per_worker.values()), f"both workers must serve: {per_worker}"
+    assert tiers.cloud.calls == 4, tiers.cloud.calls
+    assert tiers.vllm.calls == 16

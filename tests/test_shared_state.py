@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -15,10 +14,11 @@ import redis
 from lmgate.config import load_config
 from lmgate.routing.cooldowns_redis import REFRESH_S
 from lmgate.server.app import create_app
-from tests.processes import serving
+from tests.processes import serving, worker_request_counts
 from tests.redis_server import RedisServer, redis_server_fixture, redis_session_fixture  # noqa: F401
 from tests.routing_kit import MASTER, ROUTE, Tiers, chain_config, chat, health, hops, tiers_fixture  # noqa: F401
 from tests.servers import Behaviour, ServerThread
+from tests.wait import wait_for
 
 
 def readiness(gw: ServerThread | str) -> dict[str, object]:
@@ -53,12 +53,8 @@ def test_two_replicas_never_exceed_an_upstream_rpm_together(tiers: Tiers, make_g
         assert all(0 < client.ttl(k) <= 86460 for k in keys), {k: client.ttl(k) for k in keys}
 
 
-def _wait_state(gw: ServerThread, name: str, state: str, within: float) -> float:
-    started = time.monotonic()
-    while health(gw)[name]["state"] != state:
-        assert time.monotonic() - started < within, f"{name} did not become {state} within {within} s"
-        time.sleep(0.02)
-    return time.monotonic() - started
+def _wait_state(gw: ServerThread, name: str, state: str, within: float) -> None:
+    wait_for(lambda: health(gw)[name]["state"] == state, f"{name} to become {state}", within)
 
 
 def test_second_replica_skips_a_deployment_the_first_cooled_down(tiers: Tiers, make_gateway, redis_server: RedisServer):
@@ -92,15 +88,17 @@ def test_workers_share_one_exact_quota(tiers: Tiers, tmp_path, redis_server: Red
     # In memory each of 2 workers would get rpm 5 // 2 = 2 (4 in total); through Redis they share all 5.
     path = tmp_path / "config.yaml"
     path.write_text(chain_config(tiers, router=redis_server.router_settings, cloud_params="rpm: 5"))
-    with serving("--config", str(path), "--workers", "2") as url:
+    with serving("--config", str(path), "--workers", "2", env={"LMGATE_STATE_DIR": str(tmp_path)}) as url:
         assert readiness(url)["connected"] is True
-        time.sleep(0.5)  # let the second worker bind too
         with httpx.Client(headers={"Authorization": f"Bearer {MASTER}", "Connection": "close"}, timeout=15) as client:
             for _ in range(40):  # a new connection each: the kernel spreads them over both workers
                 r = client.post(url + "/v1/chat/completions", json={"model": "cloud-kimi", "messages": [{"role": "user", "content": "hi"}]})
                 assert r.status_code == 200, r.text
     assert tiers.cloud.calls == 5, tiers.cloud.calls
     assert tiers.vllm.calls == 35
+    per_worker = worker_request_counts(tmp_path)
+    assert len(per_worker) == 2 and all(per_worker.values()), f"both workers must have served: {per_worker}"
+    assert sum(per_worker.values()) == 40
 
 
 def test_redis_down_falls_back_locally_then_shares_again(
@@ -125,9 +123,10 @@ def test_redis_down_falls_back_locally_then_shares_again(
     threads = [threading.Thread(target=load, args=(gw,)) for gw in (a, b, a, b)]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    wait_for(lambda: len(codes) >= 20, "load to run with Redis up")
     redis_server.kill()
-    time.sleep(0.7)
+    at_kill = len(codes)
+    wait_for(lambda: len(codes) >= at_kill + 40, "load to run with Redis down")
     stop.set()
     for t in threads:
         t.join(20)
@@ -141,10 +140,7 @@ def test_redis_down_falls_back_locally_then_shares_again(
 
     # Redis back (empty: it keeps nothing): both replicas find it again and share one window again.
     redis_server.start()
-    deadline = time.monotonic() + 5
-    while not (readiness(a)["connected"] and readiness(b)["connected"]):
-        assert time.monotonic() < deadline, "the replicas did not reconnect to Redis"
-        time.sleep(0.05)
+    wait_for(lambda: readiness(a)["connected"] and readiness(b)["connected"], "the replicas to reconnect to Redis", 5)
     assert readiness(a)["error"] is None
     lines = [r.getMessage() for r in caplog.records if r.name == "lmgate.redis"]
     assert sum("is unreachable" in m for m in lines) == 2, "one error per replica, not one per request"
@@ -162,10 +158,7 @@ def test_redis_absent_at_start_up_is_not_fatal(tiers: Tiers, make_gateway, redis
     assert shared["backend"] == "redis" and shared["connected"] is False and shared["error"]
     assert [content(chat(gw)) for _ in range(2)] == ["from cloud", "from vllm"]  # local counters meanwhile
     redis_server.start()
-    deadline = time.monotonic() + 5
-    while not readiness(gw)["connected"]:
-        assert time.monotonic() < deadline, "the gateway did not connect when Redis came up"
-        time.sleep(0.05)
+    wait_for(lambda: readiness(gw)["connected"], "the gateway to connect when Redis came up", 5)
     assert content(chat(gw)) == "from cloud"  # Redis's (empty) window now counts
     with redis.Redis(port=redis_server.port) as client:
         assert client.zcard("lmgate:quota:cloud-kimi:rpm") == 1

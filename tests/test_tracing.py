@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import openai
 from aiohttp import web
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.servers import Behaviour, ServerThread
+from tests.wait import wait_for
 
 
 class Collector:
@@ -54,9 +53,7 @@ general_settings: {{request_log_path: false}}
         upstream.script = [Behaviour("status", 503)]
         client = openai.OpenAI(base_url=gw.url + "/v1", api_key="x", max_retries=0)
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
-        deadline = time.monotonic() + 10
-        while len(collector.spans) < 3 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: len(collector.spans) >= 3, "the server span and both attempt spans to be exported")
         by_name = {s.name: s for s in collector.spans}
         server = by_name["chat m"]
         a = attrs(server)

@@ -8,7 +8,8 @@ import httpx
 import openai
 import pytest
 
-from tests.servers import Behaviour, FakeOpenAIUpstream, ServerThread, free_port
+from tests.servers import Behaviour, FakeOpenAIUpstream, ServerThread, closed_port
+from tests.wait import wait_for
 
 KEY = "sk-live-abcdefghijklmnop1234"
 MSGS = [{"role": "user", "content": "hi"}]
@@ -111,7 +112,7 @@ def test_finished_stream_without_done_is_completed(gw, upstream):
 
 
 def test_closed_port_fails_fast_with_502(make_gateway):
-    dead = f"http://127.0.0.1:{free_port()}/v1"
+    dead = f"http://127.0.0.1:{closed_port()}/v1"
     gw = make_gateway(one_model(dead))
     started = time.monotonic()
     with pytest.raises(openai.APIStatusError) as err:
@@ -146,7 +147,7 @@ def test_stream_first_byte_timeout_is_504(upstream, make_gateway):
 def test_second_deployment_answers_when_first_fails(upstream, make_gateway):
     backup = FakeOpenAIUpstream().start()
     try:
-        dead = f"http://127.0.0.1:{free_port()}/v1"
+        dead = f"http://127.0.0.1:{closed_port()}/v1"
         gw = make_gateway(
             f"""
 model_list:
@@ -170,7 +171,5 @@ def test_client_disconnect_cancels_upstream_stream(gw, upstream):
     ) as r:
         for _ in r.iter_bytes():
             break  # read the first bytes, then hang up
-    deadline = time.monotonic() + 5
-    while upstream.disconnects == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: upstream.disconnects, "the upstream stream to be closed", 5)
     assert upstream.disconnects == 1, "closing the client must close the upstream request"
