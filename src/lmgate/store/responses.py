@@ -1,0 +1,127 @@
+"""Stored Responses (`store: true`): what `previous_response_id`, GET/DELETE /v1/responses/{id} and
+/input_items read. SQLite file by default, Postgres via `database_url` (same engine rules as the store).
+
+One row per response: its own input items and the finished Response object, plus the id it continued.
+A conversation is rebuilt with one recursive query along `previous_id`. A row is written (committed)
+before the client hears `response.completed`, so a follow-up at any worker or replica finds it. Rows
+expire after the retention period; reads ignore expired rows and `purge` deletes them. `owner` is a
+digest of the API key that made the response: only that key (or the master key) reads it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Column, Float, Index, String, Table, Text, delete, literal, select
+
+from lmgate.store.engine import Store
+from lmgate.store.tables import metadata
+
+MAX_CHAIN = 10_000  # turns followed back along previous_response_id (a guard, not a product limit)
+
+responses = Table(
+    "lmgate_responses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("previous_id", String(64)),
+    Column("input", Text, nullable=False),  # JSON array: this turn's input items
+    Column("response", Text, nullable=False),  # JSON: the Response object as sent
+    Index("ix_lmgate_responses_expires_at", "expires_at"),
+)
+
+
+def owner_of(api_key: str | None) -> str:
+    """The owner recorded for a key (a digest, never the key itself)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:32] if api_key else ""
+
+
+@dataclass(slots=True)
+class Stored:
+    id: str
+    input: list[Any]
+    response: dict[str, Any]
+
+
+class ResponseStore:
+    """The responses table on a `Store`'s engine."""
+
+    def __init__(self, store: Store, retention_s: float) -> None:
+        self.store = store
+        self.retention_s = retention_s
+        self._created = False
+
+    @classmethod
+    def open(cls, database_url: str, retention_s: float) -> ResponseStore:
+        return cls(Store(database_url), retention_s)
+
+    async def _ensure(self) -> None:
+        if not self._created:
+            async with self.store.engine.begin() as conn:
+                await conn.run_sync(metadata.create_all, tables=[responses])
+            self._created = True
+
+    async def save(self, owner: str, input_items: list[Any], response: dict[str, Any]) -> None:
+        await self._ensure()
+        now = time.time()
+        row = {
+            "id": response["id"],
+            "owner": owner,
+            "created_at": now,
+            "expires_at": now + self.retention_s,
+            "previous_id": response.get("previous_response_id"),
+            "input": orjson.dumps(input_items).decode(),
+            "response": orjson.dumps(response).decode(),
+        }
+        async with self.store.engine.begin() as conn:
+            await conn.execute(responses.insert(), [row])
+
+    def _visible(self, owner: str | None) -> Any:
+        """Rows a caller may read: unexpired, and its own unless `owner` is None (the master key)."""
+        cond = responses.c.expires_at > time.time()
+        return cond if owner is None else cond & (responses.c.owner == owner)
+
+    async def get(self, response_id: str, owner: str | None) -> Stored | None:
+        await self._ensure()
+        query = select(responses.c.input, responses.c.response).where(responses.c.id == response_id, self._visible(owner))
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else Stored(response_id, orjson.loads(row[0]), orjson.loads(row[1]))
+
+    async def chain(self, response_id: str, owner: str | None) -> list[Stored] | None:
+        """The response and every one it continued, oldest first; None when `response_id` is not visible."""
+        await self._ensure()
+        t = responses
+        head = select(t.c.id, t.c.previous_id, t.c.input, t.c.response, literal(0).label("depth"))
+        walk = head.where(t.c.id == response_id, self._visible(owner)).cte("chain", recursive=True)
+        step = select(t.c.id, t.c.previous_id, t.c.input, t.c.response, (walk.c.depth + 1).label("depth"))
+        step = step.where(t.c.id == walk.c.previous_id, t.c.expires_at > time.time(), walk.c.depth < MAX_CHAIN)
+        walk = walk.union_all(step)
+        query = select(walk.c.id, walk.c.input, walk.c.response).order_by(walk.c.depth.desc())
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            return None
+        return [Stored(r[0], orjson.loads(r[1]), orjson.loads(r[2])) for r in rows]
+
+    async def delete(self, response_id: str, owner: str | None) -> bool:
+        await self._ensure()
+        async with self.store.engine.begin() as conn:
+            result = await conn.execute(delete(responses).where(responses.c.id == response_id, self._visible(owner)))
+        return bool(result.rowcount)
+
+    async def purge(self) -> int:
+        """Deletes expired rows; returns how many."""
+        await self._ensure()
+        async with self.store.engine.begin() as conn:
+            result = await conn.execute(delete(responses).where(responses.c.expires_at <= time.time()))
+        return int(result.rowcount or 0)
+
+    async def close(self) -> None:
+        await self.store.close()
