@@ -183,3 +183,24 @@ def output_text(response: dict[str, Any]) -> str:
 def error_object(status: int, message: str) -> dict[str, Any]:
     """The `error` of a failed Response (codes from the SDK's ResponseError)."""
     return {"code": "rate_limit_exceeded" if status == 429 else "server_error", "message": message}
+
+
+_ITEM_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs",
+                "custom_tool_call": "ctc", "custom_tool_call_output": "ctco"}  # fmt: skip
+
+
+def listed_input_items(items: list[Any], response_id: str) -> list[dict[str, Any]]:
+    """A stored response's input items as `GET /v1/responses/{id}/input_items` lists them: each with an
+    id (kept, or derived from the response id and its position) and message content as parts."""
+    out = []
+    for n, raw in enumerate(items):
+        item = dict(raw) if isinstance(raw, dict) else {"type": "message", "role": "user", "content": str(raw)}
+        kind = item.setdefault("type", "message")
+        item.setdefault("id", f"{_ITEM_PREFIX.get(kind, 'item')}_in{n:04x}{response_id.removeprefix('resp_')}")
+        if kind == "message" and isinstance(item.get("content"), str):
+            text = item["content"]
+            item["content"] = [text_part(text)] if item.get("role") == "assistant" else [{"type": "input_text", "text": text}]
+        if kind == "message":
+            item.setdefault("status", "completed")
+        out.append(item)
+    return out
