@@ -139,7 +139,8 @@ async def clocked_quotas(request: pytest.FixtureRequest) -> AsyncIterator[tuple[
     if request.param == "memory":
         yield MemoryQuotas(clock=lambda: now[0]), now
         return
-    from lmgate.limits.redis import RedisLink, RedisQuotas
+    from lmgate.limits.redis import RedisQuotas
+    from lmgate.redis_link import RedisLink
 
     server: RedisServer = request.getfixturevalue("redis_server")
     link = RedisLink({"host": "127.0.0.1", "port": server.port})

@@ -6,6 +6,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lmgate.core import Usage
 from lmgate.providers.sse import OpenAISSEStream
 
 USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
@@ -33,4 +34,4 @@ def test_inspect_matches_reference(evts, strip):
     expected = b"".join(frame(e) for e in evts if not (strip and e.get("usage") and not e["choices"])) + b"data: [DONE]\n\n"
     assert relay._inspect(block) == expected
     with_usage = [e for e in evts if isinstance(e.get("usage"), dict)]
-    assert relay.usage == (USAGE if with_usage else None)
+    assert relay.usage == (Usage.from_openai(USAGE) if with_usage else None)

@@ -1,7 +1,7 @@
 """Cost per request: `model_info` prices first, then a small table of common paid models.
 
-Local and self-hosted upstreams, OpenRouter `:free` models and flat-rate Ollama Cloud cost 0 unless
-`model_info` says otherwise. Table figures are USD per token from the providers' public price pages
+Upstreams their provider calls zero-cost (local and self-hosted servers, OpenRouter `:free` models)
+cost 0 unless `model_info` says otherwise; Ollama Cloud is billed, so it is priced by `model_info`. Table figures are USD per token from the providers' public price pages
 (standard tier, no batch or cache discounts); override them in `model_info` when they change.
 """
 
@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lmgate.config.runtime import Deployment
+    from lmgate.core import Deployment
 
 M = 1e-6  # prices below are quoted per million tokens
 
@@ -45,24 +45,17 @@ PRICES: dict[str, tuple[float, float]] = {
     "deepseek-reasoner": (0.55 * M, 2.19 * M),
 }
 
-FREE_PROVIDERS = frozenset({"mock", "hosted_vllm", "ollama", "ollama_chat", "lm_studio", "llamafile"})
 _DATED = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
 
 
 def unit_prices(deployment: Deployment) -> tuple[float, float]:
-    """(input USD/token, output USD/token) for a deployment: model_info, else free, else the table."""
+    """(input USD/token, output USD/token) for a deployment: model_info, else free when the provider says
+    the upstream costs nothing, else the table. Resolved once per config load (Deployment.prices)."""
     info = deployment.info
     if info and (info.input_cost_per_token is not None or info.output_cost_per_token is not None):
         return info.input_cost_per_token or 0.0, info.output_cost_per_token or 0.0
-    if deployment.provider in FREE_PROVIDERS or deployment.upstream_model.endswith(":free"):
+    d = deployment
+    if d.adapter.zero_cost(d.provider, d.api_base, d.upstream_model):
         return 0.0, 0.0
     name = deployment.upstream_model.rsplit("/", 1)[-1]
     return PRICES.get(name) or PRICES.get(_DATED.sub("", name)) or (0.0, 0.0)  # unknown: 0
-
-
-def cost(deployment: Deployment, prompt_tokens: int, completion_tokens: int) -> float:
-    """USD for one request (unit prices resolved once per deployment)."""
-    prices = deployment.cache.get("prices")
-    if prices is None:
-        prices = deployment.cache["prices"] = unit_prices(deployment)
-    return prompt_tokens * prices[0] + completion_tokens * prices[1]

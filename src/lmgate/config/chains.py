@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lmgate.config.runtime import Deployment
     from lmgate.config.schema import ConfigFile
+    from lmgate.core import Deployment
 
 DEFAULT_NUM_RETRIES = 0  # fail over at once unless num_retries asks for retries (LiteLLM: 2 via the OpenAI SDK)
 DEFAULT_ALLOWED_FAILS = 3

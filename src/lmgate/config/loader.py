@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,14 +18,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from lmgate.accounting.prices import unit_prices
 from lmgate.config.chains import compile_chains, compile_policy
-from lmgate.config.runtime import (
-    DEFAULT_CONNECT_TIMEOUT_S,
-    DEFAULT_TIMEOUT_S,
-    Deployment,
-    RuntimeConfig,
-)
+from lmgate.config.runtime import RuntimeConfig
 from lmgate.config.schema import ConfigFile, ModelEntry
+from lmgate.core import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Deployment, Timeouts
 from lmgate.providers import adapter_for, known_prefixes
 
 ENV_PREFIX = "os.environ/"
@@ -216,16 +213,34 @@ def _compile_entry(
     )
 
 
-def _name_deployments(aliases: dict[str, list[Deployment]], doc: _Doc, errors: list[str]) -> None:
+def _prepared(d: Deployment) -> Deployment:
+    """The deployment with what the request path reads prepared once: headers, timeouts, prices."""
+    return replace(
+        d,
+        headers=d.adapter.headers(d),
+        timeouts=Timeouts.of(d.timeout, d.stream_timeout, d.connect_timeout),
+        prices=unit_prices(d),
+        zero_cost=d.adapter.zero_cost(d.provider, d.api_base, d.upstream_model),
+    )
+
+
+def _named(deployments: list[Deployment], doc: _Doc, errors: list[str]) -> list[Deployment]:
     """Deployments sharing an alias get `alias#n` names unless model_info.id names them."""
+    count: dict[str, int] = {}
+    for d in deployments:
+        count[d.alias] = count.get(d.alias, 0) + 1
     seen: set[str] = set()
-    for deps in aliases.values():
-        for n, d in enumerate(deps, start=1):
-            if len(deps) > 1 and not (d.info and d.info.id):
-                d.name = f"{d.alias}#{n}"
-            if d.name in seen:
-                errors.append(f"{doc.name}: deployment name '{d.name}' is used twice (model_info.id must be unique)")
-            seen.add(d.name)
+    index: dict[str, int] = {}
+    out = []
+    for d in deployments:
+        index[d.alias] = n = index.get(d.alias, 0) + 1
+        if count[d.alias] > 1 and not (d.info and d.info.id):
+            d = replace(d, name=f"{d.alias}#{n}")
+        if d.name in seen:
+            errors.append(f"{doc.name}: deployment name '{d.name}' is used twice (model_info.id must be unique)")
+        seen.add(d.name)
+        out.append(d)
+    return out
 
 
 def compile_config(text: str, name: str, source: Path | None = None) -> RuntimeConfig:
@@ -249,10 +264,10 @@ def compile_config(text: str, name: str, source: Path | None = None) -> RuntimeC
         dep = _compile_entry(doc, cfg, index, entry, errors, warnings)
         if dep is not None:
             deployments.append(dep)
+    deployments = [_prepared(d) for d in _named(deployments, doc, errors)]
     aliases: dict[str, list[Deployment]] = {}
     for d in deployments:
         aliases.setdefault(d.alias, []).append(d)
-    _name_deployments(aliases, doc, errors)
     policy = compile_policy(cfg)
     chains = compile_chains(cfg, aliases, policy, doc.problem, errors)
     if errors:

@@ -11,49 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmgate.config.chains import FallbackChain, RoutingPolicy
+from lmgate.core import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Deployment
 
 if TYPE_CHECKING:
-    from lmgate.config.schema import ConfigFile, ModelInfo
-    from lmgate.providers.base import Provider
+    from lmgate.config.schema import ConfigFile
 
-DEFAULT_TIMEOUT_S = 600.0
-DEFAULT_CONNECT_TIMEOUT_S = 3.0
+__all__ = ["DEFAULT_CONNECT_TIMEOUT_S", "DEFAULT_TIMEOUT_S", "Deployment", "RuntimeConfig"]
 DEFAULT_MAX_BODY_MB = 32.0
 DEFAULT_WATCH_INTERVAL_S = 2.0
-
-
-@dataclass(slots=True, eq=False)
-class Deployment:
-    """One `model_list` entry: an alias served by one upstream model at one base URL."""
-
-    alias: str
-    name: str  # shown in x-lmgate-deployment and route traces; never holds a secret
-    provider: str  # the prefix before the first slash of litellm_params.model
-    upstream_model: str
-    api_base: str
-    api_key: str | None = field(repr=False)
-    adapter: Provider = field(repr=False)
-    timeout: float = DEFAULT_TIMEOUT_S
-    stream_timeout: float | None = None
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_S
-    max_retries: int | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    rpd: int | None = None
-    weight: float = 1.0
-    extra_headers: dict[str, str] = field(default_factory=dict)
-    organization: str | None = None
-    info: ModelInfo | None = None
-    # provider-specific litellm_params (e.g. mock_latency, keep_alive), declared by the adapter
-    params: dict[str, Any] = field(default_factory=dict)
-    # OpenAI request parameters from litellm_params, applied when the client did not send them
-    request_defaults: dict[str, Any] = field(default_factory=dict)
-    # values adapters compute once per deployment (headers, timeouts), not once per request
-    cache: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def mode(self) -> str:
-        return (self.info.mode if self.info else None) or "chat"
 
 
 @dataclass(slots=True)

@@ -1,33 +1,14 @@
-"""Helpers every inbound protocol shares: reading the body once, and the gateway state on the app."""
+"""Helpers every inbound protocol shares: reading the body once, requiring the model."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from lmgate.config.runtime import RuntimeConfig
 from lmgate.errors import BadRequest, BodyTooLarge, InvalidJSON
-from lmgate.providers.http import UpstreamPool
-from lmgate.routing import Router
-
-
-@dataclass(slots=True)
-class GatewayState:
-    """What handlers need, swapped as a whole on config reload (in-flight requests keep theirs)."""
-
-    config: RuntimeConfig
-    router: Router
-    pool: UpstreamPool
-
-
-STATE: web.AppKey[GatewayState] = web.AppKey("lmgate_state", GatewayState)
-
-
-def state(request: web.Request) -> GatewayState:
-    return request.app[STATE]
+from lmgate.server.state import STATE
 
 
 def _too_large(limit: int) -> BodyTooLarge:

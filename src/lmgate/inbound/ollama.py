@@ -16,13 +16,21 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from lmgate.config.runtime import Deployment
+from lmgate.core import Deployment, Endpoint, GatewayRequest
 from lmgate.errors import BadRequest, GatewayError, ModelNotFound, UpstreamError
 from lmgate.inbound import relay
-from lmgate.inbound.common import read_json_body, state
+from lmgate.inbound.base import BY_PREFIX, NOT_MINE, InboundProtocol, retry_after_headers
+from lmgate.inbound.common import read_json_body
 from lmgate.observability import tracking
-from lmgate.providers.base import Endpoint, GatewayRequest
-from lmgate.translate.ollama_inbound import StreamRenderer, Timing, chat_reply, embed_reply, now_rfc3339
+from lmgate.server.state import state
+from lmgate.translate.ollama_inbound import (
+    StreamRenderer,
+    Timing,
+    chat_reply,
+    embed_reply,
+    now_rfc3339,
+    openai_request,
+)
 
 NAME = "ollama"
 JSON = "application/json"
@@ -30,18 +38,6 @@ NDJSON = "application/x-ndjson"
 # The Ollama API version lmgate's /api matches (clients gate features on it).
 OLLAMA_VERSION = "0.12.6"
 MANAGEMENT = ("pull", "push", "create", "copy", "delete")
-
-
-def render_error(err: GatewayError) -> web.Response:
-    headers = dict(err.headers)
-    if isinstance(err, UpstreamError) and err.retry_after is not None:
-        headers["Retry-After"] = str(int(err.retry_after + 0.999))
-    body = orjson.dumps({"error": err.message})
-    return web.Response(status=err.status, body=body, content_type=JSON, headers=headers)
-
-
-def owns(path: str) -> bool:
-    return path == "/" or path.startswith("/api/")
 
 
 def _json(obj: Any) -> web.Response:
@@ -164,36 +160,62 @@ def _loaded(model: str, generate: bool) -> web.Response:
     return _json(out)
 
 
-class _OllamaRendering:
-    """Ollama JSON and NDJSON for answers from other wires; per request (it carries the timing)."""
+class _Renderer:
+    """Ollama JSON and NDJSON for answers from other wires (it carries the request's timing)."""
 
-    wire = NAME
-    content_type = JSON
-    stream_headers = {"Content-Type": NDJSON}
+    __slots__ = ("greq", "timing", "generate", "stream")
 
-    def __init__(self, greq: GatewayRequest, timing: Timing) -> None:
-        self.timing = timing
+    def __init__(self, greq: GatewayRequest) -> None:
+        self.greq = greq
+        self.timing = timing = Timing(greq.received_ns)
         self.generate = greq.operation == "generate"
         self.stream = StreamRenderer(greq.model, timing, generate=self.generate)
 
-    def body(self, greq: GatewayRequest, canonical: dict[str, Any]) -> bytes:
+    def body(self, canonical: dict[str, Any]) -> bytes:
+        greq = self.greq
         self.timing.end = time.perf_counter_ns()
         if greq.endpoint == "embedding":
             return orjson.dumps(embed_reply(canonical, greq.model, self.timing, legacy=greq.operation == "embeddings"))
         return orjson.dumps(chat_reply(canonical, greq.model, self.timing, generate=self.generate))
 
-    def chunk(self, greq: GatewayRequest, chunk: dict[str, Any]) -> bytes:
+    def chunk(self, chunk: dict[str, Any]) -> bytes:
         return self.stream.feed(chunk, time.perf_counter_ns())
 
-    def end(self, greq: GatewayRequest) -> bytes:
+    def end(self) -> bytes:
         return self.stream.close(time.perf_counter_ns())
 
     def error(self, exc: UpstreamError) -> bytes:
         return orjson.dumps({"error": exc.message}) + b"\n"  # Ollama's mid-stream error line
 
 
+class OllamaProtocol(InboundProtocol):
+    """The Ollama native API under /api (and `GET /`)."""
+
+    name = NAME
+    content_type = JSON
+    stream_headers = {"Content-Type": NDJSON}
+    content_keys = ("messages", "prompt", "input", "system")
+
+    def routes(self) -> list[web.RouteDef]:
+        return _routes()
+
+    def claim(self, request: web.Request) -> int:
+        path = request.path
+        return BY_PREFIX if path == "/" or path.startswith("/api/") else NOT_MINE
+
+    def render_error(self, err: GatewayError) -> web.Response:
+        body = orjson.dumps({"error": err.message})
+        return web.Response(status=err.status, body=body, content_type=JSON, headers=retry_after_headers(err))
+
+    def renderer(self, greq: GatewayRequest) -> _Renderer:
+        return _Renderer(greq)
+
+
+OLLAMA = OllamaProtocol()
+
+
 async def _inference(request: web.Request, endpoint: Endpoint, operation: str) -> web.StreamResponse:
-    timing = Timing(time.perf_counter_ns())
+    received = time.perf_counter_ns()
     body = await read_json_body(request)
     alias = _resolve(request, body.get("model"))
     streams = operation in ("chat", "generate")
@@ -211,8 +233,11 @@ async def _inference(request: web.Request, endpoint: Endpoint, operation: str) -
         raise BadRequest("'input' is required: a string or an array of strings")
     elif operation == "embeddings" and not isinstance(body.get("prompt"), str):
         raise BadRequest("'prompt' is required: the text to embed")
-    greq = GatewayRequest(endpoint, NAME, body, alias, stream, wants_usage=stream, operation=operation)
-    return await relay.respond(request, greq, _OllamaRendering(greq, timing))
+    greq = GatewayRequest(
+        endpoint, NAME, body, alias, stream, wants_usage=stream, operation=operation,
+        to_canonical=openai_request, received_ns=received,
+    )
+    return await relay.respond(request, greq, OLLAMA)
 
 
 @tracking.model_endpoint(NAME)
@@ -235,7 +260,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     return await _inference(request, "embedding", "embeddings")
 
 
-def routes() -> list[web.RouteDef]:
+def _routes() -> list[web.RouteDef]:
     table = [
         web.get("/", root),
         web.get("/api/version", version),

@@ -10,26 +10,22 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from lmgate.core import Endpoint, GatewayRequest
 from lmgate.errors import BadRequest, GatewayError, ModelNotFound, UpstreamError
 from lmgate.inbound import relay
-from lmgate.inbound.common import read_json_body, require_model, state
+from lmgate.inbound.base import BY_PATH, BY_PREFIX, NOT_MINE, InboundProtocol, retry_after_headers
+from lmgate.inbound.common import read_json_body, require_model
 from lmgate.observability import tracking
-from lmgate.providers.base import Endpoint, GatewayRequest
+from lmgate.server.state import state
 
 NAME = "openai"
 JSON = "application/json"
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+PATHS = ("/chat/completions", "/completions", "/embeddings", "/models")
 
 
 def error_body(err: GatewayError) -> dict[str, Any]:
     return {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
-
-
-def render_error(err: GatewayError) -> web.Response:
-    headers = dict(err.headers)
-    if isinstance(err, UpstreamError) and err.retry_after is not None:
-        headers["Retry-After"] = str(int(err.retry_after + 0.999))
-    return web.Response(status=err.status, body=orjson.dumps(error_body(err)), content_type=JSON, headers=headers)
 
 
 def _gateway_request(endpoint: Endpoint, body: dict[str, Any]) -> GatewayRequest:
@@ -40,33 +36,60 @@ def _gateway_request(endpoint: Endpoint, body: dict[str, Any]) -> GatewayRequest
     return GatewayRequest(endpoint, NAME, body, model, stream, wants_usage)
 
 
-class _OpenAIRendering:
+class _Renderer:
     """OpenAI SSE and JSON for answers that came from another wire (e.g. an Ollama upstream)."""
 
-    wire = NAME
-    content_type = JSON
-    stream_headers = SSE_HEADERS
+    __slots__ = ("wants_usage",)
 
-    def body(self, greq: GatewayRequest, canonical: dict[str, Any]) -> bytes:
+    def __init__(self, greq: GatewayRequest) -> None:
+        self.wants_usage = greq.wants_usage
+
+    def body(self, canonical: dict[str, Any]) -> bytes:
         return orjson.dumps(canonical)
 
-    def chunk(self, greq: GatewayRequest, chunk: dict[str, Any]) -> bytes:
-        if chunk.get("choices") or greq.wants_usage:
+    def chunk(self, chunk: dict[str, Any]) -> bytes:
+        if chunk.get("choices") or self.wants_usage:
             return b"data: " + orjson.dumps(chunk) + b"\n\n"
         return b""
 
-    def end(self, greq: GatewayRequest) -> bytes:
+    def end(self) -> bytes:
         return b"data: [DONE]\n\n"
 
     def error(self, exc: UpstreamError) -> bytes:
         return b"data: " + orjson.dumps(error_body(exc)) + b"\n\n"
 
 
-RENDERING = _OpenAIRendering()
+class OpenAIProtocol(InboundProtocol):
+    """The OpenAI API: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models."""
+
+    name = NAME
+    content_type = JSON
+    stream_headers = SSE_HEADERS
+    content_keys = ("messages", "prompt", "input")
+
+    def routes(self) -> list[web.RouteDef]:
+        return _routes()
+
+    def claim(self, request: web.Request) -> int:
+        path = request.path.removeprefix("/v1")
+        if path in PATHS or path.startswith("/models/"):
+            return BY_PATH
+        return BY_PREFIX if request.path.startswith("/v1/") else NOT_MINE
+
+    def render_error(self, err: GatewayError) -> web.Response:
+        return web.Response(
+            status=err.status, body=orjson.dumps(error_body(err)), content_type=JSON, headers=retry_after_headers(err)
+        )
+
+    def renderer(self, greq: GatewayRequest) -> _Renderer:
+        return _Renderer(greq)
+
+
+OPENAI = OpenAIProtocol()
 
 
 async def _respond(request: web.Request, greq: GatewayRequest) -> web.StreamResponse:
-    return await relay.respond(request, greq, RENDERING)
+    return await relay.respond(request, greq, OPENAI)
 
 
 @tracking.model_endpoint(NAME)
@@ -118,7 +141,7 @@ async def get_model(request: web.Request) -> web.Response:
     return web.Response(body=orjson.dumps(_model_card(alias, cfg.loaded_at)), content_type=JSON)
 
 
-def routes() -> list[web.RouteDef]:
+def _routes() -> list[web.RouteDef]:
     table: list[web.RouteDef] = []
     for prefix in ("/v1", ""):
         table += [
@@ -129,7 +152,3 @@ def routes() -> list[web.RouteDef]:
             web.get(prefix + "/models/{model:.+}", get_model, allow_head=False),
         ]
     return table
-
-
-def owns(path: str) -> bool:
-    return True  # the default protocol for every path no other protocol claims

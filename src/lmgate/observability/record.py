@@ -11,13 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from lmgate.accounting.prices import cost
-from lmgate.accounting.usage import token_counts
-
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from lmgate.config.runtime import Deployment
+    from lmgate.core import Deployment, Usage
     from lmgate.routing.trace import RouteTrace
 
 
@@ -91,7 +88,8 @@ class RequestRecord:
     _t0: float  # perf_counter at the start
     _trace: RouteTrace | None  # the router's, as it was
     _deployments: Mapping[str, Deployment] | None  # to name the alias and provider of each attempt
-    _usage: dict[str, Any] | None  # as the upstream sent it
+    _usage: Usage | None  # normalised by the answering provider
+    _endpoint: str  # chat | completion | embedding (the GatewayRequest's), for tracing
 
     def __init__(self, inbound: str, path: str) -> None:
         self.request_id = ""
@@ -121,16 +119,18 @@ class RequestRecord:
         self._trace = None
         self._deployments = None
         self._usage = None
+        self._endpoint = "chat"
 
     def settle(self) -> None:
         """Request id, route, tokens and cost: done in the observer's batch, off the request path."""
         self.request_id = REQUEST_IDS.format(self._seq)
         if self._trace is not None:
             self.route = [[a.deployment, a.outcome, a.seconds or 0.0] for a in self._trace.attempts]
-        answered_by = self._deployments.get(self.deployment) if self._usage and self._deployments else None
-        if answered_by is not None:
-            self.prompt_tokens, self.completion_tokens = token_counts(self._usage)
-            self.cost = cost(answered_by, self.prompt_tokens, self.completion_tokens)
+        usage = self._usage
+        answered_by = self._deployments.get(self.deployment) if usage and self._deployments else None
+        if usage is not None and answered_by is not None:
+            self.prompt_tokens, self.completion_tokens = usage.input_tokens, usage.output_tokens
+            self.cost = answered_by.cost(usage)
 
     @property
     def attempts(self) -> list[Attempt]:

@@ -17,9 +17,8 @@ if TYPE_CHECKING:
     from lmgate.observability.record import RequestRecord
 
 log = logging.getLogger("lmgate.tracing")
-OPERATIONS = {"/chat/completions": "chat", "/api/chat": "chat", "/completions": "text_completion",
-              "/api/generate": "text_completion", "/embeddings": "embeddings", "/api/embed": "embeddings",
-              "/api/embeddings": "embeddings", "/messages": "chat"}
+# GenAI semantic conventions' operation names, by the gateway's endpoint of the request
+OPERATIONS = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
 
 
 def wanted(callbacks: list[str]) -> bool:
@@ -27,13 +26,6 @@ def wanted(callbacks: list[str]) -> bool:
         return False
     env = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     return bool(env) or "otel" in callbacks
-
-
-def _operation(path: str) -> str:
-    for suffix, name in OPERATIONS.items():
-        if path.endswith(suffix):
-            return name
-    return "chat"
 
 
 class Tracing:
@@ -55,7 +47,7 @@ class Tracing:
 
         start = int(rec.time * 1e9)
         end = start + int(rec.latency_s * 1e9)
-        op = _operation(rec.path)
+        op = OPERATIONS.get(rec._endpoint, "chat")
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": op,
             "gen_ai.request.model": rec.requested_model,

@@ -10,6 +10,7 @@ from lmgate.observability.record import RequestRecord
 
 if TYPE_CHECKING:
     from lmgate.config.runtime import RuntimeConfig
+    from lmgate.core import GatewayRequest, Usage
     from lmgate.routing.router import RouteResult
     from lmgate.routing.trace import RouteTrace
 
@@ -21,7 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def model_endpoint(protocol: str) -> Callable[[F], F]:
-    """Mark a handler as a model call in `protocol` (the inbound module's NAME): it gets a
+    """Mark a handler as a model call in `protocol` (its InboundProtocol's name): it gets a
     RequestRecord, metrics and a request-log line."""
 
     def mark(handler: F) -> F:
@@ -35,13 +36,16 @@ def current_record() -> RequestRecord | None:
     return CURRENT.get()
 
 
-def note_request(rec: RequestRecord | None, model: str, stream: bool, body: dict[str, Any] | None, log_content: bool) -> None:
+def note_request(rec: RequestRecord | None, greq: GatewayRequest, content_keys: tuple[str, ...], log_content: bool) -> None:
+    """The parsed request; with log_content, its prompt text (the protocol names the keys that hold it)."""
     if rec is None:
         return
-    rec.requested_model = model
-    rec.stream = stream
-    if log_content and body is not None:
-        rec.content = {k: body[k] for k in ("messages", "prompt", "input", "system") if k in body}
+    rec.requested_model = greq.model
+    rec.stream = greq.stream
+    rec._endpoint = greq.endpoint
+    if log_content:
+        body = greq.body
+        rec.content = {k: body[k] for k in content_keys if k in body}
 
 
 def note_route(rec: RequestRecord | None, result: RouteResult, config: RuntimeConfig) -> None:
@@ -69,7 +73,7 @@ def note_failed_route(rec: RequestRecord | None, trace: RouteTrace | None, confi
             rec.deployment, rec.model_group, rec.provider = dep.name, dep.alias, dep.provider
 
 
-def note_upstream_done(rec: RequestRecord | None, seconds: float, usage: dict[str, Any] | None) -> None:
+def note_upstream_done(rec: RequestRecord | None, seconds: float, usage: Usage | None) -> None:
     """The answering upstream (note_route's) finished: its time and usage (tokens and cost follow in
     `rec.settle()`)."""
     if rec is None:

@@ -19,10 +19,10 @@ import aiohttp
 from yarl import URL
 
 from lmgate.config import Deployment
+from lmgate.core import GatewayRequest
 from lmgate.errors import GatewayError
 from lmgate.ops import names
 from lmgate.ops.common import PLACEHOLDER, LoadedConfig, Probe, auth_headers, new_session, request_json
-from lmgate.providers.base import GatewayRequest
 from lmgate.providers.http import UpstreamPool
 
 OLLAMA_PREFIXES = ("ollama", "ollama_chat")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import difflib
 
-from yarl import URL
+from lmgate.providers.ollama import CLOUD_HOST, is_cloud
 
-CLOUD_HOST = "ollama.com"
+__all__ = ["CLOUD_HOST", "is_ollama_cloud"]
+is_ollama_cloud = is_cloud
 
 
 def ollama_canonical(name: str) -> str:
@@ -26,11 +27,6 @@ def strip_cloud(name: str) -> str:
 
 def has_cloud_suffix(name: str) -> bool:
     return name.endswith(("-cloud", ":cloud"))
-
-
-def is_ollama_cloud(api_base: str) -> bool:
-    host = URL(api_base).host or ""
-    return host == CLOUD_HOST or host.endswith("." + CLOUD_HOST)
 
 
 def present(model: str, names: list[str]) -> str | None:

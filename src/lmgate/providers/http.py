@@ -23,7 +23,7 @@ from lmgate.errors import (
 )
 
 if TYPE_CHECKING:
-    from lmgate.config.runtime import Deployment
+    from lmgate.core import Deployment
 
 MAX_ERROR_BODY = 64 * 1024
 _KEYLIKE = re.compile(r"\b(sk|rk|pk|gsk|xai|sk-or-v1|AIza)[-_A-Za-z0-9]{8,}")
@@ -73,23 +73,6 @@ def scrub(text: str, deployment: Deployment) -> str:
     if deployment.api_key:
         text = text.replace(deployment.api_key, "***")
     return _KEYLIKE.sub("***", text)
-
-
-def request_timeout(deployment: Deployment, stream: bool) -> aiohttp.ClientTimeout:
-    """Whole-request timeout for plain calls; time-between-bytes for streams (first byte included)."""
-    key = "timeout.stream" if stream else "timeout"
-    cached: aiohttp.ClientTimeout | None = deployment.cache.get(key)
-    if cached is None:
-        if stream:
-            cached = aiohttp.ClientTimeout(
-                total=None,
-                sock_connect=deployment.connect_timeout,
-                sock_read=deployment.stream_timeout or deployment.timeout,
-            )
-        else:
-            cached = aiohttp.ClientTimeout(total=deployment.timeout, sock_connect=deployment.connect_timeout)
-        deployment.cache[key] = cached
-    return cached
 
 
 def parse_retry_after(headers: Any) -> float | None:
@@ -169,13 +152,17 @@ async def post(
     deployment: Deployment,
     url: str,
     body: bytes,
-    headers: dict[str, str],
     stream: bool,
+    headers: dict[str, str] | None = None,
 ) -> aiohttp.ClientResponse:
-    """POST and return a response with a 2xx status (body unread); raise UpstreamError otherwise."""
+    """POST and return a response with a 2xx status (body unread); raise UpstreamError otherwise.
+    `headers` default to the deployment's prepared ones."""
     session = pool.session(deployment.api_base)
     try:
-        resp = await session.post(url, data=body, headers=headers, timeout=request_timeout(deployment, stream))
+        resp = await session.post(
+            url, data=body, headers=deployment.headers if headers is None else headers,
+            timeout=deployment.timeout_for(stream),
+        )
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise transport_error(exc, deployment, "before answering") from None
     if resp.status >= 400:

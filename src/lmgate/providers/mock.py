@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
+from lmgate.core import GatewayRequest, UpstreamReply, UpstreamStream, Usage
 from lmgate.errors import BadRequest
-from lmgate.providers.base import GatewayRequest, Provider, UpstreamReply, UpstreamStream
+from lmgate.providers.base import Provider
 
 if TYPE_CHECKING:
-    from lmgate.config.runtime import Deployment
+    from lmgate.core import Deployment
     from lmgate.providers.http import UpstreamPool
 
 
@@ -37,7 +38,7 @@ def _text_of(content: Any) -> str:
 
 def _prompt_words(request: GatewayRequest) -> tuple[list[str], int]:
     """(words to echo, prompt token count) for chat or completion bodies."""
-    body = request.canonical_body()
+    body = request.canonical()
     if request.endpoint == "completion":
         prompt = body.get("prompt", "")
         text = prompt if isinstance(prompt, str) else " ".join(str(p) for p in prompt)
@@ -66,7 +67,7 @@ def _completion_tokens(deployment: Deployment, request: GatewayRequest) -> tuple
     if isinstance(wanted, int) and wanted >= 0:
         cycle = out or ["echo:"]
         out = [cycle[i % len(cycle)] for i in range(wanted)]
-    limit = _max_tokens(request.canonical_body())
+    limit = _max_tokens(request.canonical())
     finish = "stop"
     if limit is not None and len(out) > limit:
         out, finish = out[:limit], "length"
@@ -120,13 +121,10 @@ class MockStream(UpstreamStream):
                 await asyncio.sleep(gap)
             yield chunk(tok, None)
         yield chunk(None, finish)
-        self.usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": len(tokens),
-            "total_tokens": prompt_tokens + len(tokens),
-        }
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(tokens), "total_tokens": prompt_tokens + len(tokens)}
+        self.usage = Usage(prompt_tokens, len(tokens))
         if req.wants_usage:
-            yield {"id": ident, "object": obj, "created": created, "model": model, "choices": [], "usage": self.usage}
+            yield {"id": ident, "object": obj, "created": created, "model": model, "choices": [], "usage": usage}
 
     async def frames(self) -> AsyncIterator[bytes]:
         async for c in self.chunks():
@@ -141,12 +139,16 @@ class Mock(Provider):
     prefixes: ClassVar[tuple[str, ...]] = ("mock",)
     wire = "openai"
     needs_network = False
+    probe = "none"
     param_keys = frozenset(
         {"mock_response", "mock_tokens", "mock_latency", "mock_token_latency", "mock_dimensions"}
     )
 
     def default_api_base(self, prefix: str) -> str | None:
         return "builtin:mock"
+
+    def zero_cost(self, prefix: str, api_base: str, upstream_model: str) -> bool:
+        return True
 
     async def send(
         self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest
@@ -176,10 +178,10 @@ class Mock(Provider):
             "choices": [choice],
             "usage": usage,
         }
-        return UpstreamReply("openai", orjson.dumps(data), data, usage)
+        return UpstreamReply("openai", orjson.dumps(data), data, Usage.from_openai(usage))
 
     def _embeddings(self, deployment: Deployment, request: GatewayRequest) -> UpstreamReply:
-        body = request.canonical_body()
+        body = request.canonical()
         raw_input = body.get("input")
         inputs = raw_input if isinstance(raw_input, list) else [raw_input]
         if not inputs or any(not isinstance(i, (str, int, list)) for i in inputs):
@@ -198,4 +200,4 @@ class Mock(Provider):
             "model": deployment.upstream_model,
             "usage": usage,
         }
-        return UpstreamReply("openai", orjson.dumps(data), data, usage)
+        return UpstreamReply("openai", orjson.dumps(data), data, Usage.from_openai(usage))

@@ -18,17 +18,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import aiohttp
 import orjson
+from yarl import URL
 
+from lmgate.core import GatewayRequest, UpstreamReply, UpstreamStream, Usage
 from lmgate.errors import BadRequest, UpstreamProtocolError, UpstreamStatus
-from lmgate.providers.base import GatewayRequest, Provider, UpstreamReply, UpstreamStream
+from lmgate.providers.base import Provider
 from lmgate.providers.http import post, read_json, scrub, transport_error
 from lmgate.translate import ollama as tr
 
 if TYPE_CHECKING:
-    from lmgate.config.runtime import Deployment
+    from lmgate.core import Deployment
     from lmgate.providers.http import UpstreamPool
 
 DEFAULT_BASE = "http://localhost:11434"
+CLOUD_HOST = "ollama.com"  # Ollama Cloud's API, same protocol, Bearer OLLAMA_API_KEY
 OPERATION_PATHS = {"chat": "/api/chat", "generate": "/api/generate", "embed": "/api/embed", "embeddings": "/api/embeddings"}
 ENDPOINT_OPERATION = {"chat": "chat", "completion": "generate", "embedding": "embed"}
 _TRAILING = ("/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/api/tags", "/api", "/v1")
@@ -51,6 +54,17 @@ class OllamaReply(UpstreamReply):
         if self.endpoint == "completion":
             return tr.text_completion(self.data, self.model)
         return tr.chat_completion(self.data, self.model)
+
+
+def is_cloud(api_base: str) -> bool:
+    """Ollama Cloud (billed) rather than an Ollama instance of the operator's own."""
+    host = URL(api_base).host or ""
+    return host == CLOUD_HOST or host.endswith("." + CLOUD_HOST)
+
+
+def ollama_usage(data: dict[str, Any]) -> Usage:
+    """Ollama's counters (absent counters mean 0)."""
+    return Usage(int(data.get("prompt_eval_count") or 0), int(data.get("eval_count") or 0))
 
 
 def _line_error(line: bytes, deployment: Deployment) -> UpstreamStatus | None:
@@ -87,7 +101,7 @@ class OllamaStream(UpstreamStream):
         self._endpoint = endpoint
         self._model = model
         self._done = False
-        self.usage: dict[str, Any] | None = None
+        self.usage: Usage | None = None
 
     def _check(self, line: bytes) -> None:
         err = _line_error(line, self._deployment)
@@ -96,7 +110,7 @@ class OllamaStream(UpstreamStream):
         if _is_done(line):
             self._done = True
             with contextlib.suppress(orjson.JSONDecodeError):
-                self.usage = tr.usage_of(orjson.loads(line))
+                self.usage = ollama_usage(orjson.loads(line))
 
     async def frames(self) -> AsyncIterator[bytes]:
         buf = self._first
@@ -183,6 +197,8 @@ class Ollama(Provider):
     prefixes: ClassVar[tuple[str, ...]] = ("ollama_chat", "ollama")
     wire = "ollama"
     param_keys = frozenset({"keep_alive", "think", *tr.OPTION_KEYS})
+    probe = "ollama"
+    is_ollama_instance = True
 
     def default_api_base(self, prefix: str) -> str | None:
         return DEFAULT_BASE
@@ -197,12 +213,8 @@ class Ollama(Provider):
                 return base[: -len(suffix)], f"removed '{suffix}' (lmgate appends /api/... itself)"
         return base, None
 
-    def _headers(self, deployment: Deployment) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        if deployment.api_key:
-            headers["Authorization"] = f"Bearer {deployment.api_key}"
-        headers.update(deployment.extra_headers)
-        return headers
+    def zero_cost(self, prefix: str, api_base: str, upstream_model: str) -> bool:
+        return not is_cloud(api_base)  # the operator's own instance; Ollama Cloud is billed
 
     def _passthrough(self, deployment: Deployment, request: GatewayRequest) -> tuple[str, dict[str, Any]]:
         """An Ollama client's own body: model rewritten, the deployment's Ollama params as defaults."""
@@ -221,7 +233,7 @@ class Ollama(Provider):
         return op, body
 
     async def _translate(self, deployment: Deployment, request: GatewayRequest) -> tuple[str, dict[str, Any]]:
-        body = request.canonical_body()
+        body = request.canonical()
         if deployment.request_defaults:
             body = {**deployment.request_defaults, **body}
         model, params = deployment.upstream_model, deployment.params
@@ -244,20 +256,20 @@ class Ollama(Provider):
     async def send(
         self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest
     ) -> UpstreamReply | UpstreamStream:
-        if request.wire == "ollama":
+        if request.native_to(self.wire):
             op, body = self._passthrough(deployment, request)
         else:
             op, body = await self._translate(deployment, request)
         url = deployment.api_base + OPERATION_PATHS[op]
-        resp = await post(pool, deployment, url, orjson.dumps(body), self._headers(deployment), request.stream)
+        resp = await post(pool, deployment, url, orjson.dumps(body), request.stream)
         if request.stream:
             return await self._open_stream(resp, deployment, request)
         raw, data = await read_json(resp, deployment)
         err = _line_error(raw, deployment) if "error" in data else None
         if err is not None:
             raise err
-        usage = tr.usage_of(data)
-        as_base64 = request.wire == "openai" and request.body.get("encoding_format") == "base64"
+        usage = ollama_usage(data)
+        as_base64 = not request.native_to(self.wire) and request.canonical().get("encoding_format") == "base64"
         return OllamaReply("ollama", raw, data, usage, request.endpoint, request.model, as_base64)
 
     async def _open_stream(

@@ -1,41 +1,57 @@
 """OpenAI-compatible upstreams: OpenAI, vLLM, OpenRouter, Groq, Mistral, DeepSeek, Gemini's OpenAI
 endpoint, and any server at an `api_base` that speaks `/chat/completions`.
 
-Adding another OpenAI-compatible vendor is one line in `VENDORS`.
+Adding another OpenAI-compatible vendor is one line in `VENDORS`, with its facts (base URL, key
+variable, whether it is self-hosted or has free models).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 from yarl import URL
 
+from lmgate.core import GatewayRequest, UpstreamReply, UpstreamStream, Usage
 from lmgate.errors import UpstreamProtocolError
-from lmgate.providers.base import GatewayRequest, Provider, UpstreamReply, UpstreamStream
+from lmgate.providers.base import Provider
 from lmgate.providers.http import post, read_json
 from lmgate.providers.sse import OpenAISSEStream
 
 if TYPE_CHECKING:
-    from lmgate.config.runtime import Deployment
+    from lmgate.core import Deployment
     from lmgate.providers.http import UpstreamPool
 
-# prefix -> (default api_base, environment variable with the key)
-VENDORS: dict[str, tuple[str | None, str | None]] = {
-    "openai": ("https://api.openai.com/v1", "OPENAI_API_KEY"),
-    "hosted_vllm": (None, "HOSTED_VLLM_API_KEY"),
-    "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
-    "groq": ("https://api.groq.com/openai/v1", "GROQ_API_KEY"),
-    "mistral": ("https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
-    "deepseek": ("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
-    "gemini": ("https://generativelanguage.googleapis.com/v1beta/openai", "GEMINI_API_KEY"),
-    "together_ai": ("https://api.together.xyz/v1", "TOGETHERAI_API_KEY"),
-    "fireworks_ai": ("https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY"),
-    "xai": ("https://api.x.ai/v1", "XAI_API_KEY"),
-    "lm_studio": ("http://localhost:1234/v1", None),
-    "llamafile": ("http://localhost:8080/v1", None),
-    "openai_like": (None, None),
-    "custom_openai": (None, None),
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    base: str | None  # default api_base
+    key_env: str | None  # environment variable with the key
+    self_hosted: bool = False  # the operator's own server: costs nothing
+    free_suffix: str | None = None  # models whose name ends so are free tiers (OpenRouter ":free")
+    key_check_path: str | None = None  # lists models without a key: this path checks it
+    catalog: str | None = None  # `lmgate catalog <name>` lists its models
+
+
+VENDORS: dict[str, Vendor] = {
+    "openai": Vendor("https://api.openai.com/v1", "OPENAI_API_KEY"),
+    "hosted_vllm": Vendor(None, "HOSTED_VLLM_API_KEY", self_hosted=True),
+    "openrouter": Vendor(
+        "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", free_suffix=":free", key_check_path="/key",
+        catalog="openrouter",
+    ),
+    "groq": Vendor("https://api.groq.com/openai/v1", "GROQ_API_KEY"),
+    "mistral": Vendor("https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
+    "deepseek": Vendor("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+    "gemini": Vendor("https://generativelanguage.googleapis.com/v1beta/openai", "GEMINI_API_KEY"),
+    "together_ai": Vendor("https://api.together.xyz/v1", "TOGETHERAI_API_KEY"),
+    "fireworks_ai": Vendor("https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY"),
+    "xai": Vendor("https://api.x.ai/v1", "XAI_API_KEY"),
+    "lm_studio": Vendor("http://localhost:1234/v1", None, self_hosted=True),
+    "llamafile": Vendor("http://localhost:8080/v1", None, self_hosted=True),
+    "openai_like": Vendor(None, None),
+    "custom_openai": Vendor(None, None),
 }
 
 PATHS = {"chat": "/chat/completions", "completion": "/completions", "embedding": "/embeddings"}
@@ -47,10 +63,20 @@ class OpenAICompatible(Provider):
     wire = "openai"
 
     def default_api_base(self, prefix: str) -> str | None:
-        return VENDORS[prefix][0]
+        return VENDORS[prefix].base
 
     def api_key_env(self, prefix: str) -> str | None:
-        return VENDORS[prefix][1]
+        return VENDORS[prefix].key_env
+
+    def zero_cost(self, prefix: str, api_base: str, upstream_model: str) -> bool:
+        vendor = VENDORS[prefix]
+        return vendor.self_hosted or bool(vendor.free_suffix and upstream_model.endswith(vendor.free_suffix))
+
+    def key_check_path(self, prefix: str) -> str | None:
+        return VENDORS[prefix].key_check_path
+
+    def catalog(self, prefix: str) -> str | None:
+        return VENDORS[prefix].catalog
 
     def normalise_api_base(self, prefix: str, api_base: str) -> tuple[str, str | None]:
         base = api_base.rstrip("/")
@@ -68,22 +94,16 @@ class OpenAICompatible(Provider):
             notes.append("added '/v1' (OpenAI-compatible servers serve under /v1)")
         return base, ("; ".join(notes) or None)
 
-    def _headers(self, deployment: Deployment) -> dict[str, str]:
-        cached: dict[str, str] | None = deployment.cache.get("headers")
-        if cached is not None:
-            return cached
-        headers = {"Content-Type": "application/json"}
-        if deployment.api_key:
-            headers["Authorization"] = f"Bearer {deployment.api_key}"
+    def headers(self, deployment: Deployment) -> dict[str, str]:
+        headers = super().headers(deployment)
         if deployment.organization:
             headers["OpenAI-Organization"] = deployment.organization
-        headers.update(deployment.extra_headers)
-        deployment.cache["headers"] = headers
+            headers.update(deployment.extra_headers)  # the operator's own headers still win
         return headers
 
     def upstream_body(self, deployment: Deployment, request: GatewayRequest) -> dict[str, Any]:
         """The client's body with the upstream model name; defaults from litellm_params filled in."""
-        body = dict(request.canonical_body())
+        body = dict(request.body_for(self.wire))
         body["model"] = deployment.upstream_model
         for key, value in deployment.request_defaults.items():
             body.setdefault(key, value)
@@ -99,7 +119,7 @@ class OpenAICompatible(Provider):
     ) -> UpstreamReply | UpstreamStream:
         url = deployment.api_base + PATHS[request.endpoint]
         body = orjson.dumps(self.upstream_body(deployment, request))
-        resp = await post(pool, deployment, url, body, self._headers(deployment), request.stream)
+        resp = await post(pool, deployment, url, body, request.stream)
         if request.stream:
             if resp.content_type != "text/event-stream":
                 resp.release()
@@ -110,5 +130,4 @@ class OpenAICompatible(Provider):
                 )
             return OpenAISSEStream(resp, deployment, strip_usage=not request.wants_usage)
         raw, data = await read_json(resp, deployment)
-        usage = data.get("usage")
-        return UpstreamReply("openai", raw, data, usage if isinstance(usage, dict) else None)
+        return UpstreamReply("openai", raw, data, Usage.from_openai(data.get("usage")))

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
+from lmgate.core import UpstreamStream, Usage
 from lmgate.errors import UpstreamProtocolError
-from lmgate.providers.base import UpstreamStream
 from lmgate.providers.http import transport_error
 
 if TYPE_CHECKING:
-    from lmgate.config.runtime import Deployment
+    from lmgate.core import Deployment
 
 DONE = b"data: [DONE]\n\n"
 
@@ -36,7 +36,7 @@ class OpenAISSEStream(UpstreamStream):
         self._resp = resp
         self._deployment = deployment
         self._strip_usage = strip_usage
-        self.usage: dict[str, Any] | None = None
+        self.usage: Usage | None = None
         self._finished = False  # saw a finish_reason or [DONE]
         self._done = False
 
@@ -71,7 +71,7 @@ class OpenAISSEStream(UpstreamStream):
         except orjson.JSONDecodeError:
             return True
         if isinstance(obj, dict) and isinstance(obj.get("usage"), dict):
-            self.usage = obj["usage"]
+            self.usage = Usage.from_openai(obj["usage"])
             return not (self._strip_usage and not obj.get("choices"))
         return True
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from lmgate.limits.redis import RedisLink
+from lmgate.redis_link import RedisLink
 from lmgate.routing.cooldowns import FAIL_WINDOW_S, CooldownStore, MemoryCooldowns
 
 REFRESH_S = 0.5  # staleness bound for cooldowns started by other processes

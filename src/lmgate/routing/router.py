@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
-from lmgate.config.runtime import Deployment, RuntimeConfig
+from lmgate.config.runtime import RuntimeConfig
+from lmgate.core import Deployment, GatewayRequest, UpstreamReply, UpstreamStream, Usage
 from lmgate.errors import GatewayError, ModelNotFound, NoHealthyDeployment, QuotaExceeded, UpstreamError
 from lmgate.limits import MemoryQuotas, Quota, QuotaStore
 from lmgate.limits.base import WORKERS_ENV, worker_count
-from lmgate.providers.base import GatewayRequest, UpstreamReply, UpstreamStream
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing.cooldowns import CooldownStore, MemoryCooldowns
 from lmgate.routing.outcomes import Verdict, backoff_delay, classify
@@ -31,7 +31,7 @@ from lmgate.routing.stream import OnClose, PeekedStream
 from lmgate.routing.trace import RouteTrace
 
 if TYPE_CHECKING:
-    from lmgate.limits.redis import RedisLink
+    from lmgate.redis_link import RedisLink
 
 log = logging.getLogger("lmgate.route")
 ROUTE_HEADER = "x-lmgate-route"
@@ -60,24 +60,19 @@ class RouteResult:
     deployment: Deployment
     answer: UpstreamReply | UpstreamStream
     trace: RouteTrace
+    native: bool  # the answer is in the client's own wire: relay its bytes untouched
 
 
-class _Divert(Exception):
-    """A client-side refusal: stop trying this alias (and maybe switch to a special chain)."""
+@dataclass(slots=True, frozen=True)
+class Refusal:
+    """A client-side refusal of one alias (400, context length, content policy): stop trying it, and
+    maybe switch to the alias's special chain."""
 
-    def __init__(self, verdict: Verdict, error: UpstreamError) -> None:
-        self.verdict = verdict
-        self.error = error
+    verdict: Verdict
+    error: UpstreamError
 
 
-def _tokens(usage: dict[str, object] | None) -> int:
-    if not usage:
-        return 0
-    total = usage.get("total_tokens")
-    if isinstance(total, int):
-        return total
-    parts = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
-    return sum(p for p in parts if isinstance(p, int))
+AliasOutcome = RouteResult | Refusal | UpstreamError | None  # None: every deployment was skipped
 
 
 class Router:
@@ -144,27 +139,35 @@ class Router:
         return result
 
     async def _route(self, request: GatewayRequest, trace: RouteTrace) -> RouteResult:
-        plan = self.plan(request.model)
-        switched = False
-        last: UpstreamError | None = None
-        i = 0
-        while i < len(plan):
-            alias = plan[i]
-            i += 1
-            try:
-                outcome = await self._try_alias(alias, request, trace)
-            except _Divert as d:
-                special = None if switched else self._special_chain(d.verdict, alias, request.model)
-                if not special:
-                    raise d.error from None
-                plan, i, switched, last = list(special), 0, True, d.error
-                continue
-            if isinstance(outcome, RouteResult):
-                return outcome
-            last = outcome or last
-        if last is not None:
-            raise last
+        outcome, alias = await self._walk(self.plan(request.model), request, trace)
+        if isinstance(outcome, Refusal):
+            special = self._special_chain(outcome.verdict, alias, request.model)
+            if not special:
+                raise outcome.error
+            refused = outcome.error
+            outcome, _ = await self._walk(special, request, trace)
+            if isinstance(outcome, Refusal):
+                raise outcome.error
+            outcome = outcome or refused
+        if isinstance(outcome, RouteResult):
+            return outcome
+        if outcome is not None:
+            raise outcome
         raise self._nothing_sent(request.model, trace)
+
+    async def _walk(
+        self, plan: Iterable[str], request: GatewayRequest, trace: RouteTrace
+    ) -> tuple[AliasOutcome, str]:
+        """Try each alias of `plan` in turn until one answers or refuses; the outcome and its alias.
+        When all failed, the last failure (None when nothing was sent at all)."""
+        last: UpstreamError | None = None
+        alias = ""
+        for alias in plan:
+            outcome = await self._try_alias(alias, request, trace)
+            if isinstance(outcome, RouteResult | Refusal):
+                return outcome, alias
+            last = outcome or last
+        return last, alias
 
     def _special_chain(self, verdict: Verdict, alias: str, requested: str) -> tuple[str, ...]:
         if verdict not in (Verdict.CONTEXT, Verdict.CONTENT):
@@ -193,10 +196,9 @@ class Router:
         err.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
         return err
 
-    async def _try_alias(
-        self, alias: str, request: GatewayRequest, trace: RouteTrace
-    ) -> RouteResult | UpstreamError | None:
-        """One alias: every deployment once, then retry rounds with backoff. Returns the answer or the last error."""
+    async def _try_alias(self, alias: str, request: GatewayRequest, trace: RouteTrace) -> AliasOutcome:
+        """One alias: every deployment once, then retry rounds with backoff. The answer, a refusal, or
+        the last error."""
         policy = self.config.policy
         deps = candidates(
             policy.strategy, self.config.aliases[alias], self.state.stats.get, self._rng, self._cum_weights[alias]
@@ -222,7 +224,7 @@ class Router:
                     trace.add(dep.name, exc.outcome, time.perf_counter() - started)
                     verdict = classify(exc)
                     if verdict in (Verdict.FATAL, Verdict.CONTEXT, Verdict.CONTENT):
-                        raise _Divert(verdict, exc) from None
+                        return Refusal(verdict, exc)
                     last = exc
                     if await self._failed(dep, exc, verdict) and left > 0:
                         again.append((dep, left - 1))
@@ -230,7 +232,7 @@ class Router:
                             hint = max(hint or 0.0, exc.retry_after)
                     continue
                 trace.add(dep.name, "ok", time.perf_counter() - started)
-                return RouteResult(dep, answer, trace)
+                return RouteResult(dep, answer, trace, request.native_to(answer.wire))
             if not again:
                 return last
             pending = again
@@ -280,7 +282,7 @@ class Router:
         try:
             answer = await dep.adapter.send(self.pool, dep, request)
             if isinstance(answer, UpstreamStream):
-                peeked = await PeekedStream.open(answer, answer.wire == request.wire, self._stream_closer(dep))
+                peeked = await PeekedStream.open(answer, request.native_to(answer.wire), self._stream_closer(dep))
                 stats.observe_latency(time.perf_counter() - started)
                 return peeked
         except BaseException:
@@ -298,8 +300,8 @@ class Router:
 
         return closed
 
-    async def _count_tokens(self, dep: Deployment, usage: dict[str, object] | None) -> None:
-        tokens = _tokens(usage)
+    async def _count_tokens(self, dep: Deployment, usage: Usage | None) -> None:
+        tokens = usage.total if usage is not None else 0
         if tokens:
             self.state.stats_for(dep.name).add_tokens(tokens)
             if dep.tpm is not None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from lmgate.config.runtime import Deployment
+from lmgate.core import Deployment
 
 LATENCY_ALPHA = 0.3  # weight of the newest sample in the moving average
 

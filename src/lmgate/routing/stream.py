@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from lmgate.providers.base import UpstreamStream
+from lmgate.core import UpstreamStream, Usage
 
 OnClose = Callable[["PeekedStream"], Awaitable[None]]
 
@@ -37,7 +37,7 @@ class PeekedStream(UpstreamStream):
         return cls(inner, items, first, frames, on_close)
 
     @property
-    def usage(self) -> dict[str, Any] | None:  # type: ignore[override]
+    def usage(self) -> Usage | None:  # type: ignore[override]
         return self.inner.usage
 
     async def _replay(self, frames: bool) -> AsyncIterator[Any]:

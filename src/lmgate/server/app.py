@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from lmgate import inbound
 from lmgate.config.runtime import RuntimeConfig
-from lmgate.inbound import PROTOCOLS
-from lmgate.inbound.common import STATE, GatewayState
+from lmgate.observability.observer import OBSERVER, build_observer, observer_lifespan
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing import Router, RouterState
-from lmgate.server import health, middleware, observe, reload
+from lmgate.server import health, metrics_endpoint, middleware, observe, reload
+from lmgate.server.state import STATE, GatewayState
 
 
 def create_app(config: RuntimeConfig) -> web.Application:
@@ -23,15 +24,14 @@ def create_app(config: RuntimeConfig) -> web.Application:
     )
     pool = UpstreamPool()
     app[STATE] = GatewayState(config=config, router=Router(config, pool, router_state(config)), pool=pool)
-    app[observe.OBSERVER] = observe.build_observer(config)
+    app[OBSERVER] = build_observer(config)
     app.add_routes(health.routes())
-    app.add_routes(observe.routes())
-    for protocol in PROTOCOLS:
-        app.add_routes(protocol.routes())
+    app.add_routes(metrics_endpoint.routes())
+    app.add_routes(inbound.routes())
     app.cleanup_ctx.append(_upstream_sessions)
     app.cleanup_ctx.append(_shared_state)
     reload.install(app)
-    app.cleanup_ctx.append(observe.observer_lifespan)
+    app.cleanup_ctx.append(observer_lifespan)
     return app
 
 
@@ -51,7 +51,8 @@ def router_state(config: RuntimeConfig) -> RouterState:
     settings = config.redis_settings
     if settings is None:
         return RouterState()
-    from lmgate.limits.redis import RedisLink, RedisQuotas  # redis-py is imported only when configured
+    from lmgate.limits.redis import RedisQuotas  # redis-py is imported only when configured
+    from lmgate.redis_link import RedisLink
     from lmgate.routing.cooldowns_redis import RedisCooldowns
 
     link = RedisLink(settings)

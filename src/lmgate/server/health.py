@@ -8,9 +8,9 @@ import orjson
 from aiohttp import web
 
 from lmgate import __version__
-from lmgate.inbound.common import state
+from lmgate.observability.observer import OBSERVER
 from lmgate.routing.status import deployment_states
-from lmgate.server.observe import OBSERVER
+from lmgate.server.state import state
 
 
 async def liveliness(request: web.Request) -> web.Response:

@@ -10,8 +10,8 @@ from aiohttp import web
 
 from lmgate.errors import AuthenticationFailed, BodyTooLarge, GatewayError, RouteNotFound
 from lmgate.inbound import protocol_for
-from lmgate.inbound.common import STATE
 from lmgate.observability.tracking import current_record, note_error
+from lmgate.server.state import STATE
 
 log = logging.getLogger("lmgate.server")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -37,16 +37,16 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except GatewayError as err:
         note_error(current_record(), err)
-        return protocol_for(request.path).render_error(err)
+        return protocol_for(request).render_error(err)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return protocol_for(request.path).render_error(_from_http_exception(exc))
+        return protocol_for(request).render_error(_from_http_exception(exc))
     except Exception as exc:
         log.exception("unhandled error on %s %s", request.method, request.path)
         note_error(current_record(), exc)
         internal = GatewayError("internal error in the gateway; the operator's log has the details")
-        return protocol_for(request.path).render_error(internal)
+        return protocol_for(request).render_error(internal)
 
 
 def presented_key(request: web.Request) -> str | None:

@@ -25,8 +25,8 @@ from aiohttp import web
 from lmgate.config import ConfigError, load_config
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.errors import PermissionDenied
-from lmgate.inbound.common import STATE
 from lmgate.routing import Router
+from lmgate.server.state import STATE
 
 log = logging.getLogger("lmgate.reload")
 Signature = tuple[str, int, int, int, int]

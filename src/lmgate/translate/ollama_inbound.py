@@ -17,7 +17,7 @@ from lmgate.errors import BadRequest
 from lmgate.translate.ollama import call_id, data_url, dump_arguments, parse_arguments
 
 if TYPE_CHECKING:
-    from lmgate.providers.base import GatewayRequest
+    from lmgate.core import GatewayRequest
 
 THINK_TO_EFFORT = {"low": "low", "medium": "medium", "high": "high", "max": "high"}
 # Ollama options -> OpenAI fields with the same meaning
