@@ -130,10 +130,14 @@ def test_store_false_leaves_nothing_and_other_keys_cannot_read(gw: ServerThread)
 def test_stored_before_completed_reaches_another_worker(upstream: FakeOpenAIUpstream, make_gateway: Any, tmp_path: Path) -> None:
     cfg = config(upstream, tmp_path / "shared.db")
     a, b = make_gateway(cfg), make_gateway(cfg)
-    with client(a).responses.stream(model="coder", input="hi") as stream:
+    mine, other = client(a), client(b)
+    with pytest.raises(openai.NotFoundError):  # b's client and store are warm
+        other.responses.retrieve("resp_none")
+    _create(mine, True, model="coder", input="warm up", store=False)  # and the SDK's stream types
+    with mine.responses.stream(model="coder", input="hi") as stream:
         for event in stream:
             if event.type == "response.completed":  # the very moment the client learns the id
-                assert client(b).responses.retrieve(event.response.id).output_text == "hello from upstream"
+                assert other.responses.retrieve(event.response.id).output_text == "hello from upstream"
                 break
         else:
             pytest.fail("no response.completed")

@@ -196,7 +196,8 @@ async def create(request: web.Request) -> web.StreamResponse:
         raise BadRequest("'background: true' is not supported by this gateway yet", param="background")
     rs = request.app[RESPONSES]
     owner, reader = _caller(request)
-    include = body.get("include") if isinstance(body.get("include"), list) else []
+    include = body.get("include")
+    include = include if isinstance(include, list) else []
     keep = body.get("store") is not False and rs.store is not None
     greq = ResponsesRequest(
         "chat",

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from lmgate import inbound
 from lmgate.config.runtime import RuntimeConfig
+from lmgate.inbound import responses
 from lmgate.observability.observer import OBSERVER, build_observer, observer_lifespan
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing import Router, RouterState
@@ -28,6 +29,7 @@ def create_app(config: RuntimeConfig) -> web.Application:
     app.add_routes(health.routes())
     app.add_routes(metrics_endpoint.routes())
     app.add_routes(inbound.routes())
+    responses.install(app)
     app.cleanup_ctx.append(_upstream_sessions)
     app.cleanup_ctx.append(_shared_state)
     reload.install(app)

@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Float, Index, String, Table, Text, delete, literal, select
+from sqlalchemy import Column, Float, Index, MetaData, String, Table, Text, delete, literal, select
+from sqlalchemy.exc import DBAPIError
 
 from lmgate.store.engine import Store
-from lmgate.store.tables import metadata
 
 MAX_CHAIN = 10_000  # turns followed back along previous_response_id (a guard, not a product limit)
 
+# Its own metadata: created by this store alone, not by the request log's create_all (two engines
+# creating the same table at once race on SQLite). A migration should own it once Alembic lands.
+metadata = MetaData()
 responses = Table(
     "lmgate_responses",
     metadata,
@@ -62,10 +65,15 @@ class ResponseStore:
         return cls(Store(database_url), retention_s)
 
     async def _ensure(self) -> None:
-        if not self._created:
+        if self._created:
+            return
+        try:
             async with self.store.engine.begin() as conn:
-                await conn.run_sync(metadata.create_all, tables=[responses])
-            self._created = True
+                await conn.run_sync(metadata.create_all)
+        except DBAPIError:  # another worker created it between our check and our CREATE
+            async with self.store.engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+        self._created = True
 
     async def save(self, owner: str, input_items: list[Any], response: dict[str, Any]) -> None:
         await self._ensure()
