@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint typecheck unit bench clean
+.PHONY: serve test lint typecheck unit bench clean e2e-codex
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ serve: $(STAMP)
 	$(BIN)/lmgate serve $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests e2e
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -25,6 +25,13 @@ unit: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck unit
+
+# The real Codex CLI through lmgate's Responses API against a loopback fake model (offline; see e2e/).
+E2E_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/lmgate-e2e
+e2e-codex: $(STAMP)
+	@test -x $(E2E_CACHE)/node_modules/.bin/codex || (mkdir -p $(E2E_CACHE) && cd $(E2E_CACHE) && \
+		(test -f package.json || npm init -y >/dev/null) && npm install --no-audit --no-fund @openai/codex)
+	LMGATE_CODEX=$(E2E_CACHE)/node_modules/.bin/codex $(BIN)/pytest e2e/test_codex.py -q
 
 bench: $(STAMP)
 	bash bench/run_bench.sh
