@@ -237,3 +237,20 @@ def test_input_items_pagination(gw: ServerThread) -> None:
     assert page.has_more and [i.content[0].text for i in page.data] == ["m4", "m3"]  # type: ignore[union-attr]
     rest = c.responses.input_items.list(resp.id, limit=10, after=page.data[-1].id)
     assert [i.content[0].text for i in rest.data] == ["m2", "m1", "m0"]  # type: ignore[union-attr]
+
+
+def test_postgres_store_chain_across_two_gateways(upstream: FakeOpenAIUpstream, make_gateway: Any, tmp_path: Path) -> None:
+    from tests.pg import Postgres
+
+    pg = Postgres()
+    try:
+        cfg = config(upstream, tmp_path / "unused.db").replace(f"sqlite:///{tmp_path / 'unused.db'}", pg.url)
+        a, b = client(make_gateway(cfg)), client(make_gateway(cfg))
+        upstream.script = [Behaviour(content="noted"), Behaviour(content="Ada")]
+        first = a.responses.create(model="coder", input="I am Ada")
+        second = b.responses.create(model="coder", input="Who am I?", previous_response_id=first.id)
+        assert [m["content"] for m in upstream.seen[1].body["messages"]] == ["I am Ada", "noted", "Who am I?"]
+        assert a.responses.retrieve(second.id).output_text == "Ada"
+        assert pg.query("select count(*) from lmgate_responses") == ["2"]
+    finally:
+        pg.destroy()

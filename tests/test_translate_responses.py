@@ -365,7 +365,7 @@ def pieces(draw: st.DrawFn, text: str) -> list[str]:
 
 
 @given(st.data(), answers(), st.sampled_from(["stop", "length", "tool_calls"]))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 def test_any_fragmentation_streams_to_the_whole_answer(data: st.DataObject, message: dict[str, Any], finish: str) -> None:
     body = {"input": "x", "tools": [WEATHER, PATCH]}
     chunks = [chunk({"reasoning": p}) for p in pieces(data.draw, message.get("reasoning", "")) if p]
@@ -392,7 +392,7 @@ items = st.one_of(
 
 
 @given(st.lists(items, min_size=1, max_size=10))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 def test_any_item_list_keeps_every_turn(seq: list[dict[str, Any]]) -> None:
     try:
         messages = chat({"input": seq})["messages"]

@@ -10,7 +10,6 @@ A tool call's item opens once its name is known; fragments before that are sent 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,10 +95,14 @@ class StreamTranslator:
         return event
 
     def _lifecycle(self, kind: str) -> Event:
-        return self._event(kind, response=copy.deepcopy(self.response))
+        return self._event(kind, response=self.response)
 
     def start(self) -> list[Event]:
-        return [self._lifecycle("response.created"), self._lifecycle("response.in_progress")]
+        # snapshots: only top-level keys change later, so a shallow copy keeps these as they were
+        events = [self._lifecycle("response.created"), self._lifecycle("response.in_progress")]
+        for event in events:
+            event["response"] = {**self.response, "output": []}
+        return events
 
     # ---- items ----
 
