@@ -3,13 +3,16 @@
 
 One row per response: its own input items and the finished Response object, plus the id it continued.
 A conversation is rebuilt with one recursive query along `previous_id`. A row is written (committed)
-before the client hears `response.completed`, so a follow-up at any worker or replica finds it. Rows
+before the client hears `response.completed`, so a follow-up at any worker or replica finds it; saves
+that arrive while a write is in flight go together in the next one (group commit), so a busy gateway
+makes one write per batch, not per response. Rows
 expire after the retention period; reads ignore expired rows and `purge` deletes them. `owner` is a
 digest of the API key that made the response: only that key (or the master key) reads it back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from dataclasses import dataclass
@@ -59,6 +62,8 @@ class ResponseStore:
         self.store = store
         self.retention_s = retention_s
         self._created = False
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     @classmethod
     def open(cls, database_url: str, retention_s: float) -> ResponseStore:
@@ -76,7 +81,7 @@ class ResponseStore:
         self._created = True
 
     async def save(self, owner: str, input_items: list[Any], response: dict[str, Any]) -> None:
-        await self._ensure()
+        """Returns once the row is committed (in a batch with the saves that came meanwhile)."""
         now = time.time()
         row = {
             "id": response["id"],
@@ -87,8 +92,27 @@ class ResponseStore:
             "input": orjson.dumps(input_items).decode(),
             "response": orjson.dumps(response).decode(),
         }
-        async with self.store.engine.begin() as conn:
-            await conn.execute(responses.insert(), [row])
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((row, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._ensure()
+                async with self.store.engine.begin() as conn:
+                    await conn.execute(responses.insert(), [row for row, _ in batch])
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
     def _visible(self, owner: str | None) -> Any:
         """Rows a caller may read: unexpired, and its own unless `owner` is None (the master key)."""
