@@ -252,5 +252,11 @@ def test_postgres_store_chain_across_two_gateways(upstream: FakeOpenAIUpstream, 
         assert [m["content"] for m in upstream.seen[1].body["messages"]] == ["I am Ada", "noted", "Who am I?"]
         assert a.responses.retrieve(second.id).output_text == "Ada"
         assert pg.query("select count(*) from lmgate_responses") == ["2"]
+        pg.stop()  # the database goes away: reads are a clean 503, answers still reach the client
+        with pytest.raises(openai.InternalServerError) as err:
+            a.responses.retrieve(second.id)
+        assert err.value.status_code == 503 and "store" in err.value.message
+        upstream.default = Behaviour(content="still here")
+        assert a.responses.create(model="coder", input="hello?").output_text == "still here"
     finally:
         pg.destroy()

@@ -15,11 +15,13 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from lmgate.core import GatewayRequest
 from lmgate.errors import BadRequest, GatewayError, RouteNotFound, UpstreamError
@@ -182,7 +184,8 @@ async def _history(rs: ResponsesState, previous: Any, reader: str | None) -> lis
             "(general_settings.responses_store); send the whole conversation as 'input'",
             param="previous_response_id",
         )
-    chain = await rs.store.chain(previous, reader)
+    async with _store_errors():
+        chain = await rs.store.chain(previous, reader)
     if chain is None:
         raise BadRequest(f"Previous response with id '{previous}' not found.", param="previous_response_id", code="previous_response_not_found")
     return [item for turn in chain for item in (*turn.input, *turn.response.get("output", ()))]
@@ -227,10 +230,23 @@ def _not_found(response_id: str) -> RouteNotFound:
     return RouteNotFound(f"No response found with id '{response_id}'.", param="response_id")
 
 
+@asynccontextmanager
+async def _store_errors() -> AsyncIterator[None]:
+    """A database failure is a 503 in OpenAI shape, not an internal error."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("response store unavailable: %s", type(exc).__name__)
+        raise GatewayError("the response store is unavailable; try again", status=503, code="store_unavailable") from None
+
+
 async def _stored(request: web.Request) -> Any:
     rs = request.app[RESPONSES]
     response_id = request.match_info["id"]
-    found = await rs.store.get(response_id, _caller(request)[1]) if rs.store is not None else None
+    found = None
+    if rs.store is not None:
+        async with _store_errors():
+            found = await rs.store.get(response_id, _caller(request)[1])
     if found is None:
         raise _not_found(response_id)
     return found
@@ -244,7 +260,11 @@ async def retrieve(request: web.Request) -> web.Response:
 async def remove(request: web.Request) -> web.Response:
     rs = request.app[RESPONSES]
     response_id = request.match_info["id"]
-    if rs.store is None or not await rs.store.delete(response_id, _caller(request)[1]):
+    deleted = False
+    if rs.store is not None:
+        async with _store_errors():
+            deleted = await rs.store.delete(response_id, _caller(request)[1])
+    if not deleted:
         raise _not_found(response_id)
     return web.Response(body=orjson.dumps({"id": response_id, "object": "response", "deleted": True}), content_type=JSON)
 
