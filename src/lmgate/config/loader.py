@@ -112,8 +112,8 @@ def _parse(text: str, name: str) -> _Doc:
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([f"{name}{line}: not valid YAML: {problem}"]) from None
-    if data is None:
-        data = {}
+    if data is None:  # an empty file (or one caught mid-write by the watcher) would serve nothing, unguarded
+        raise ConfigError([f"{name}:1: the config is empty; it needs at least a model_list"])
     if not isinstance(data, dict):
         raise ConfigError([f"{name}:1: the config must be a mapping with keys such as model_list"])
     lines = dict(_line_map(node)) if node is not None else {}
@@ -213,7 +213,7 @@ def _compile_entry(
     )
 
 
-def _prepared(d: Deployment) -> Deployment:
+def prepare(d: Deployment) -> Deployment:
     """The deployment with what the request path reads prepared once: headers, timeouts, prices."""
     return replace(
         d,
@@ -264,7 +264,7 @@ def compile_config(text: str, name: str, source: Path | None = None) -> RuntimeC
         dep = _compile_entry(doc, cfg, index, entry, errors, warnings)
         if dep is not None:
             deployments.append(dep)
-    deployments = [_prepared(d) for d in _named(deployments, doc, errors)]
+    deployments = [prepare(d) for d in _named(deployments, doc, errors)]
     aliases: dict[str, list[Deployment]] = {}
     for d in deployments:
         aliases.setdefault(d.alias, []).append(d)
@@ -300,4 +300,4 @@ def load_config(path: str | Path | None) -> RuntimeConfig:
     return compile_config(text, str(p), source=p)
 
 
-__all__ = ["ConfigError", "compile_config", "load_config", "default_config_text", "DEFAULT_TIMEOUT_S"]
+__all__ = ["ConfigError", "compile_config", "load_config", "default_config_text", "prepare", "DEFAULT_TIMEOUT_S"]

@@ -19,9 +19,9 @@ from yarl import URL
 from lmgate.config import RuntimeConfig
 from lmgate.ops import names
 from lmgate.ops.common import Probe, auth_headers, compile_tolerant, new_session, ollama_root, request_json
+from lmgate.providers import adapter_for
 
 DEFAULT_OPENROUTER = "https://openrouter.ai/api/v1"
-OPENROUTER_PREFIX = "openrouter/"
 FREE_POLICY_NOTE = "free endpoints may log prompts or train on them: check the provider's policy and openrouter.ai/settings/privacy"
 
 
@@ -102,7 +102,7 @@ async def ollama_catalog(base: str, api_key: str | None, config: RuntimeConfig |
     listed = [e.name for e in entries]
     checks: list[AliasCheck] = []
     for d in config.deployments if config else []:
-        if d.provider in ("ollama", "ollama_chat") and _same_instance(d.api_base, root):
+        if d.adapter.is_ollama_instance and _same_instance(d.api_base, root):
             found = names.present(d.upstream_model, listed)
             checks.append(AliasCheck(d.alias, d.name, d.upstream_model, found))
             for e in entries:
@@ -210,10 +210,14 @@ def _is_openrouter(params: dict[str, Any]) -> bool:
     model = params.get("model")
     if not isinstance(model, str):
         return False
-    if model.startswith(OPENROUTER_PREFIX):
+    prefix = model.partition("/")[0]
+    adapter = adapter_for(prefix)
+    if adapter is None:
+        return False
+    if adapter.catalog(prefix) == "openrouter":
         return True
-    base = params.get("api_base")
-    return model.startswith("openai/") and isinstance(base, str) and "openrouter.ai" in (URL(base).host or "")
+    base = params.get("api_base")  # an OpenAI-compatible deployment pointed at OpenRouter
+    return adapter.wire == "openai" and isinstance(base, str) and "openrouter.ai" in (URL(base).host or "")
 
 
 def configured_models(text: str) -> list[ConfiguredModel]:

@@ -25,7 +25,6 @@ from lmgate.ops import names
 from lmgate.ops.common import PLACEHOLDER, LoadedConfig, Probe, auth_headers, new_session, request_json
 from lmgate.providers.http import UpstreamPool
 
-OLLAMA_PREFIXES = ("ollama", "ollama_chat")
 CONCURRENCY = 16
 
 
@@ -228,7 +227,8 @@ async def _openai(session: aiohttp.ClientSession, d: Deployment, key: str | None
         return False
     ids = [str(m.get("id")) for m in data if isinstance(m, dict)]
     rep.add("reach", "ok", f"{base}/models answered in {listing.elapsed * 1000:.0f} ms ({len(ids)} models)")
-    if d.provider == "openrouter" and not await _openrouter_key(session, d, key, rep):
+    check_path = d.adapter.key_check_path(d.provider)
+    if check_path and not await _key_check(session, d, key, check_path, rep):
         return False
     if d.upstream_model in ids:
         rep.add("model", "ok", f"model {d.upstream_model} is listed")
@@ -236,18 +236,22 @@ async def _openai(session: aiohttp.ClientSession, d: Deployment, key: str | None
     near = names.closest(d.upstream_model, ids)
     hint = f" (closest: {', '.join(near)})" if near else ""
     fix = f"model: {d.provider}/{near[0]}" if near else f"pick a model from GET {base}/models"
-    if d.provider == "openrouter":
-        fix = "lmgate catalog openrouter --config <this file> (suggests replacements; --write applies them)"
+    if source := d.adapter.catalog(d.provider):
+        fix = f"lmgate catalog {source} --config <this file> (suggests replacements; --write applies them)"
     rep.add("model", "fail", f"{URL(base).host} does not list '{d.upstream_model}'{hint}", fix)
     return False
 
 
-async def _openrouter_key(session: aiohttp.ClientSession, d: Deployment, key: str | None, rep: DeploymentReport) -> bool:
-    """OpenRouter lists models without a key, so the key is checked on GET /key (its own details)."""
+async def _key_check(
+    session: aiohttp.ClientSession, d: Deployment, key: str | None, path: str, rep: DeploymentReport
+) -> bool:
+    """An upstream that lists models without a key (OpenRouter) has the key checked on `path` (its own
+    details: free tier, credit left)."""
     if not key:
-        rep.add("auth", "fail", "no key for OpenRouter", "export OPENROUTER_API_KEY=<key> (or api_key: os.environ/OPENROUTER_API_KEY)")
+        env = d.adapter.api_key_env(d.provider) or "<KEY_VARIABLE>"
+        rep.add("auth", "fail", f"no key for {URL(d.api_base).host}", f"export {env}=<key> (or api_key: os.environ/{env})")
         return False
-    probe = await request_json(session, "GET", d.api_base + "/key", headers=auth_headers(key))
+    probe = await request_json(session, "GET", d.api_base + path, headers=auth_headers(key))
     if not _auth_ok(probe, d, rep):
         return False
     info = probe.data.get("data") if probe.ok and isinstance(probe.data, dict) else None
@@ -331,10 +335,11 @@ async def check_deployment(
         var = d.api_base.split(PLACEHOLDER, 1)[1].split("/", 1)[0]
         rep.add("env", "fail", f"api_base comes from os.environ/{var}, which is not set in this shell", f"export {var}=<url>")
         return rep
-    if not d.adapter.needs_network:
+    probe = d.adapter.probe
+    if probe == "none":
         rep.add("reach", "ok", "built in (no network)")
         usable = True
-    elif d.provider in OLLAMA_PREFIXES:
+    elif probe == "ollama":
         usable = await _ollama(session, d, key, rep)
     else:
         usable = await _openai(session, d, key, rep)

@@ -26,6 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from lmgate.config import Deployment, RuntimeConfig
+from lmgate.config.loader import prepare
 from lmgate.ops.common import classify_failure, new_session
 from lmgate.providers import adapter_for
 
@@ -78,8 +79,11 @@ class DrillReport:
 def _broken(d: Deployment, base: str) -> Deployment:
     adapter = adapter_for("openai")
     assert adapter is not None
-    return dataclasses.replace(
-        d, provider="openai", adapter=adapter, api_base=base, api_key=None, extra_headers={}, params={}, organization=None
+    return prepare(
+        dataclasses.replace(
+            d, provider="openai", adapter=adapter, api_base=base, api_key=None, extra_headers={}, params={},
+            organization=None,
+        )
     )
 
 

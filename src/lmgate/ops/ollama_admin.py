@@ -19,7 +19,6 @@ import orjson
 from lmgate.config import RuntimeConfig
 from lmgate.ops.common import Probe, auth_headers, classify_failure, new_session, ollama_root, request_json
 
-OLLAMA_PREFIXES = ("ollama", "ollama_chat")
 PULL_READ_TIMEOUT_S = 600.0  # between status lines; a layer download reports progress far more often
 
 
@@ -55,13 +54,13 @@ def instances(config: RuntimeConfig | None) -> dict[str, list[str]]:
     """Instance root -> the aliases that use it (Ollama deployments only)."""
     out: dict[str, list[str]] = {}
     for d in config.deployments if config else []:
-        if d.provider in OLLAMA_PREFIXES:
+        if d.adapter.is_ollama_instance:
             out.setdefault(ollama_root(d.api_base), []).append(d.alias)
     return out
 
 
 def resolve_instance(spec: str, config: RuntimeConfig | None) -> Instance:
-    ollama_deps = [d for d in (config.deployments if config else []) if d.provider in OLLAMA_PREFIXES]
+    ollama_deps = [d for d in (config.deployments if config else []) if d.adapter.is_ollama_instance]
     if "://" in spec or (":" in spec and spec.rsplit(":", 1)[1].isdigit()):
         base = ollama_root(spec if "://" in spec else f"http://{spec}")
         key = next((d.api_key for d in ollama_deps if ollama_root(d.api_base) == base and d.api_key), None)
