@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint typecheck unit bench clean e2e-codex
+.PHONY: serve test lint typecheck unit bench clean e2e-codex e2e-agents
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ e2e-codex: $(STAMP)
 	@test -x $(E2E_CACHE)/node_modules/.bin/codex || (mkdir -p $(E2E_CACHE) && cd $(E2E_CACHE) && \
 		(test -f package.json || npm init -y >/dev/null) && npm install --no-audit --no-fund @openai/codex)
 	LMGATE_CODEX=$(E2E_CACHE)/node_modules/.bin/codex $(BIN)/pytest e2e/test_codex.py -q
+
+# The OpenAI Agents SDK (PyPI openai-agents) through lmgate, in a venv of its own (it pulls in mcp & co.).
+AGENTS_VENV := $(E2E_CACHE)/agents-venv
+e2e-agents:
+	@test -x $(AGENTS_VENV)/bin/pytest || ($(PYTHON) -m venv $(AGENTS_VENV) && \
+		$(AGENTS_VENV)/bin/pip install -q -e '.[test]' openai-agents)
+	$(AGENTS_VENV)/bin/pytest e2e/test_agents_sdk.py -q -p no:cacheprovider
 
 bench: $(STAMP)
 	bash bench/run_bench.sh
