@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Float, Index, MetaData, String, Table, Text, delete, literal, select
+from sqlalchemy import Column, Float, Index, MetaData, String, Table, Text, delete, event, literal, select
 from sqlalchemy.exc import DBAPIError
 
 from lmgate.store.engine import Store
@@ -41,6 +41,16 @@ responses = Table(
     Column("response", Text, nullable=False),  # JSON: the Response object as sent
     Index("ix_lmgate_responses_expires_at", "expires_at"),
 )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL: readers (other workers) never wait for a writer, and a commit is visible to them at once
+    without an fsync per commit (synchronous=NORMAL: durable at the next checkpoint; a power cut may
+    lose the last moments, never corrupt the file)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def owner_of(api_key: str | None) -> str:
@@ -67,7 +77,10 @@ class ResponseStore:
 
     @classmethod
     def open(cls, database_url: str, retention_s: float) -> ResponseStore:
-        return cls(Store(database_url), retention_s)
+        store = Store(database_url)
+        if store.dialect == "sqlite":
+            event.listen(store.engine.sync_engine, "connect", _sqlite_pragmas)
+        return cls(store, retention_s)
 
     async def _ensure(self) -> None:
         if self._created:

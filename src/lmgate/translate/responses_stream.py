@@ -63,6 +63,7 @@ class _Item:
     arguments: list[str] = field(default_factory=list)
     opened: bool = False  # output_item.added sent
     done: dict[str, Any] | None = None  # the item as sent in output_item.done
+    where: dict[str, Any] = field(default_factory=dict)  # item_id and output_index, for its events
 
 
 class StreamTranslator:
@@ -134,7 +135,9 @@ class StreamTranslator:
         return item
 
     def _where(self, item: _Item) -> dict[str, Any]:
-        return {"item_id": item.id, "output_index": item.output_index}
+        if not item.where:
+            item.where = {"item_id": item.id, "output_index": item.output_index}
+        return item.where
 
     def _text(self, kind: str, delta: str, out: list[Event]) -> None:
         item = self._open_text(kind, out)
@@ -142,7 +145,8 @@ class StreamTranslator:
             item.parts[0].chunks.append(delta)
             out.append(self._event("response.reasoning_summary_text.delta", **self._where(item), summary_index=0, delta=delta))
             return
-        part = next((p for p in item.parts if p.kind == kind), None)
+        part = item.parts[-1] if item.parts and item.parts[-1].kind == kind else None
+        part = part or next((p for p in item.parts if p.kind == kind), None)
         if part is None:
             part = _Part(kind, len(item.parts))
             item.parts.append(part)
@@ -228,13 +232,16 @@ class StreamTranslator:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = obj_of(choice.get("delta"))
-            thinking = reasoning_of(delta)
-            if thinking:
-                self._text("reasoning", thinking, out)
-            for kind, key in (("output_text", "content"), ("refusal", "refusal")):
-                text = str_of(delta.get(key))
-                if text:
-                    self._text(kind, text, out)
+            if "reasoning" in delta or "reasoning_content" in delta:
+                thinking = reasoning_of(delta)
+                if thinking:
+                    self._text("reasoning", thinking, out)
+            text = delta.get("content")
+            if text and isinstance(text, str):
+                self._text("output_text", text, out)
+            refusal = delta.get("refusal")
+            if refusal and isinstance(refusal, str):
+                self._text("refusal", refusal, out)
             for fragment in delta.get("tool_calls") or ():
                 if isinstance(fragment, dict):
                     self._call_delta(fragment, out)
