@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -310,7 +311,7 @@ def _sealer_secret(app: web.Application) -> str:
         return str(secret.get_secret_value())
     # else the master key; else one per process (blobs open in the worker that made them; the
     # reasoning summary still carries the text everywhere)
-    return config.master_key or new_response_id()
+    return config.master_key or os.urandom(32).hex()
 
 
 def open_store(app: web.Application) -> ResponseStore | None:
