@@ -10,6 +10,8 @@ from lmgate.config import compile_config, load_config
 from lmgate.server.app import create_app
 from tests.servers import FakeOpenAIUpstream, ServerThread
 
+pytest_plugins = ["tests.isolation"]  # every lmgate state/config dir points at a temp dir for the session
+
 
 @pytest.fixture
 def upstream() -> Iterator[FakeOpenAIUpstream]:

@@ -65,8 +65,33 @@ class FakeOllamaUpstream(FakeServer):
         app.router.add_post("/api/generate", self._generate)
         app.router.add_post("/api/embed", self._embed)
         app.router.add_post("/api/embeddings", self._embeddings)
+        app.router.add_post("/api/show", self._show)
         app.router.add_get("/img.png", self._image)
         return app
+
+    async def _show(self, request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read())
+        self.seen.append(SeenRequest(request.path, dict(request.headers), body))
+        if body.get("model") in self.missing:
+            return web.Response(status=404, body=orjson.dumps({"error": f"model '{body['model']}' not found"}), content_type="application/json")
+        details = {"parent_model": "", "format": "gguf", "family": "qwen3", "families": ["qwen3"], "parameter_size": "8.2B", "quantization_level": "Q4_K_M"}
+        out = {
+            "modelfile": f"FROM {body['model']}\n",
+            "parameters": "temperature 0.6",
+            "template": "{{ .Prompt }}",
+            "details": details,
+            "model_info": {"general.architecture": "qwen3", "qwen3.context_length": 40960},
+            "capabilities": ["completion", "tools", "thinking"],
+            "modified_at": _now(),
+        }
+        return web.Response(body=orjson.dumps(out), content_type="application/json")
+
+    def _loaded(self, body: dict[str, Any], generate: bool) -> web.Response:
+        """Ollama's answer to an empty request: the model is loaded, or unloaded with keep_alive 0."""
+        reason = "unload" if body.get("keep_alive") in (0, "0", "0s") else "load"
+        out: dict[str, Any] = {"model": body["model"], "created_at": _now(), "done": True, "done_reason": reason}
+        out.update({"response": ""} if generate else {"message": {"role": "assistant", "content": ""}})
+        return web.Response(body=orjson.dumps(out), content_type="application/json")
 
     async def _image(self, request: web.Request) -> web.Response:
         import base64
@@ -96,6 +121,8 @@ class FakeOllamaUpstream(FakeServer):
         body, b, early = await self._read(request)
         if early is not None:
             return early
+        if not body.get("messages"):
+            return self._loaded(body, generate=False)
         text = self._answer_text(body, b)
         thinking = "let me think" if b.kind == "think" else None
         calls = b.tool_calls if b.kind == "tools" else []
@@ -127,6 +154,8 @@ class FakeOllamaUpstream(FakeServer):
         body, b, early = await self._read(request)
         if early is not None:
             return early
+        if not body.get("prompt") and not body.get("images"):
+            return self._loaded(body, generate=True)
         text = self._answer_text(body, b)
         prompt = len(str(body.get("prompt", "")).split())
         if body.get("stream", True) is False:

@@ -94,7 +94,7 @@ def test_serve_refuses_an_invalid_config(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model_list: [{model_name: a, litellm_params: {model: nosuch/x}}]\n")
     res = run("serve", "--config", str(bad), "--port", str(free_port()))
-    assert res.returncode == 1 and "unknown provider" in res.stderr
+    assert res.returncode == 2 and "unknown provider" in res.stderr  # 2: a config the command cannot use
 
 
 K3S_ENV = {
@@ -132,6 +132,8 @@ def test_sigterm_flushes_the_request_log(tmp_path):
     # Nothing is flushed before 60 s: only the shutdown flush (serving() sends SIGTERM) can have written these.
     lines = [ln for f in tmp_path.glob("requests*.jsonl") for ln in f.read_text().splitlines()]
     assert len(lines) == 7
+    # each worker writes its own file, named by the WorkerIdentity serve hands it
+    assert {f.name for f in tmp_path.glob("requests*.jsonl")} <= {"requests.w1.jsonl", "requests.w2.jsonl"}
 
 
 def test_repeated_stop_signals_do_not_cut_the_shutdown_flush(tmp_path):

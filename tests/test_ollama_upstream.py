@@ -185,9 +185,10 @@ def test_tools_non_stream(gw, ollama_up):
     assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
     assert call.id.startswith("call_")
     assert ollama_up.seen[-1].body["tools"] == TOOLS
-    # the same answer gets the same synthesized id (stable ids)
+    # the same answer in another conversation gets its own id: ids are unique per call (issue 15)
     again = client(gw).chat.completions.create(model="local-qwen", messages=[{"role": "user", "content": "w?"}], tools=TOOLS)
-    assert again.choices[0].message.tool_calls[0].id == call.id
+    assert again.choices[0].message.tool_calls[0].id != call.id
+    assert again.choices[0].message.tool_calls[0].id.startswith("call_")
     # sending the call and its result back: arguments become an object, the result carries tool_name
     ollama_up.default = OllamaBehaviour()
     client(gw).chat.completions.create(

@@ -121,4 +121,4 @@ def test_clean_files_pass_and_config_option(tmp_path):
     table = runner.invoke(app, ["audit", "--config", str(tmp_path / "config.yaml")], env={"COLUMNS": "200"})
     assert table.exit_code == 1 and "master_key" in table.stdout and "chmod 600" in table.stdout
     missing = runner.invoke(app, ["audit", "--path", str(tmp_path / "nope")])
-    assert missing.exit_code == 2 and "not found" in missing.stdout
+    assert missing.exit_code == 2 and "not found" in missing.stderr  # errors go to stderr, one line

@@ -58,7 +58,7 @@ def test_ollama_catalog_auth_and_unreachable(monkeypatch):
     cloud = FakeOllamaInstance(models=[ollama_model("gpt-oss:120b")], api_key="sekrit").start()
     try:
         refused = runner.invoke(app, ["catalog", "ollama", "--base", cloud.base])
-        assert refused.exit_code == 1 and "401" in refused.stderr and "--api-key-env" in refused.stderr
+        assert refused.exit_code == 3 and "401" in refused.stderr and "--api-key-env" in refused.stderr
         monkeypatch.delenv("LMGATE_TEST_OLLAMA_KEY", raising=False)
         unset = runner.invoke(app, ["catalog", "ollama", "--base", cloud.base, "--api-key-env", "LMGATE_TEST_OLLAMA_KEY"])
         assert unset.exit_code == 2 and "export LMGATE_TEST_OLLAMA_KEY" in unset.stderr
@@ -68,7 +68,7 @@ def test_ollama_catalog_auth_and_unreachable(monkeypatch):
     finally:
         cloud.stop()
     dead = runner.invoke(app, ["catalog", "ollama", "--base", f"http://127.0.0.1:{free_port()}"])
-    assert dead.exit_code == 1 and "connect failure" in dead.stderr
+    assert dead.exit_code == 3 and "connect failure" in dead.stderr
 
 
 CONFIG = """\
@@ -173,7 +173,7 @@ def test_openrouter_write_refuses_an_invalid_result(tmp_path, openrouter):
 def test_openrouter_listing_errors(tmp_path, openrouter):
     openrouter.status = 503
     result = runner.invoke(app, ["catalog", "openrouter", "--base-url", openrouter.base])
-    assert result.exit_code == 1 and "503" in result.stderr and "Service unavailable" in result.stderr
+    assert result.exit_code == 3 and "503" in result.stderr and "Service unavailable" in result.stderr
     result = runner.invoke(app, ["catalog", "openrouter", "--write"], env={"LMGATE_CONFIG": ""})
     assert result.exit_code == 2 and "--config FILE" in result.stderr
 

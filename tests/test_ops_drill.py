@@ -92,6 +92,6 @@ def test_wrong_tier_and_broken_backup_are_reported(tmp_path, vllm, ollama):
 def test_alias_without_chain_or_unknown(tmp_path, vllm, ollama):
     cfg = chain_config(tmp_path, vllm, ollama)
     lone = runner.invoke(app, ["drill", "ollama-qwen", "--config", cfg, "--json"])
-    assert lone.exit_code == 1 and "no fallback chain" in orjson.loads(lone.stdout)["problem"]
+    assert lone.exit_code == 2 and "no fallback chain" in orjson.loads(lone.stdout)["problem"]
     unknown = runner.invoke(app, ["drill", "nope", "--config", cfg, "--json"])
-    assert unknown.exit_code == 1 and "known: cloud-kimi" in orjson.loads(unknown.stdout)["problem"]
+    assert unknown.exit_code == 2 and "known: cloud-kimi" in orjson.loads(unknown.stdout)["problem"]

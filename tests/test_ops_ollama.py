@@ -38,7 +38,7 @@ def test_ps_by_url_and_by_config_alias(tmp_path, inst):
     table = runner.invoke(app, ["ollama", "ps", "-i", "reasoning", "--config", str(cfg)], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "qwen3:8b" in table.stdout and "4096" in table.stdout
     unknown = runner.invoke(app, ["ollama", "ps", "-i", "voice", "--config", str(cfg)])
-    assert unknown.exit_code == 1 and f"known instances: {inst.base} (reasoning)" in unknown.stderr
+    assert unknown.exit_code == 2 and f"known instances: {inst.base} (reasoning)" in unknown.stderr
 
 
 def test_pull_streams_progress_until_success(inst):
@@ -53,13 +53,13 @@ def test_pull_streams_progress_until_success(inst):
 
 def test_pull_failures_say_what_to_do(inst):
     bad = runner.invoke(app, ["ollama", "pull", "-i", inst.base, "no-such-model:1b"])
-    assert bad.exit_code == 1
+    assert bad.exit_code == 3
     assert "file does not exist" in bad.stderr and "check the name" in bad.stderr  # error line in a 200 stream
     inst.pull_status_error = True
     bad = runner.invoke(app, ["ollama", "pull", "-i", inst.base, "no-such-model:1b"])
-    assert bad.exit_code == 1 and "HTTP 500" in bad.stderr
+    assert bad.exit_code == 3 and "HTTP 500" in bad.stderr
     dead = runner.invoke(app, ["ollama", "pull", "-i", f"127.0.0.1:{free_port()}", "qwen3:8b"])
-    assert dead.exit_code == 1 and "connect failure" in dead.stderr and "ollama serve" in dead.stderr
+    assert dead.exit_code == 3 and "connect failure" in dead.stderr and "ollama serve" in dead.stderr
 
 
 def test_rm_deletes_and_reports_missing(inst):
@@ -68,13 +68,13 @@ def test_rm_deletes_and_reports_missing(inst):
     assert "llava:7b" not in inst.names()
     assert ("DELETE", "/api/delete") in inst.seen
     again = runner.invoke(app, ["ollama", "rm", "-i", inst.base, "llava:7b"])
-    assert again.exit_code == 1 and "is not on" in again.stderr and "lmgate catalog ollama" in again.stderr
+    assert again.exit_code == 3 and "is not on" in again.stderr and "lmgate catalog ollama" in again.stderr
 
 
 def test_key_from_config_is_sent(tmp_path):
     cloud = FakeOllamaInstance(models=[ollama_model("gpt-oss:120b")], loaded=["gpt-oss:120b"], api_key="k-123").start()
     try:
-        assert runner.invoke(app, ["ollama", "ps", "-i", cloud.base]).exit_code == 1  # no key: 401
+        assert runner.invoke(app, ["ollama", "ps", "-i", cloud.base]).exit_code == 3  # no key: 401
         cfg = tmp_path / "config.yaml"
         cfg.write_text(f"model_list:\n  - model_name: cloud\n    litellm_params: {{model: ollama_chat/gpt-oss:120b, api_base: {cloud.base}, api_key: k-123}}\n")
         ok = runner.invoke(app, ["ollama", "ps", "-i", "cloud", "--config", str(cfg), "--json"])

@@ -11,24 +11,26 @@ import typer
 import yaml
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from lmgate.cli.common import ConfigOption, config_path, err_console
+from lmgate.cli.common import CliError, ConfigOption, ExitCode, config_path, err_console
 from lmgate.cli.ops_common import JsonOption, console, emit_json, load_for_ops, run_async
 from lmgate.ops import catalog as ops
-from lmgate.ops.common import human_size
+from lmgate.ops.common import as_url, human_size
 from lmgate.ops.names import is_ollama_cloud
 
-catalog_app = typer.Typer(help="What an Ollama instance or OpenRouter serves, compared with the config.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="What an Ollama instance or OpenRouter serves, compared with the config.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error[/bold red]: {escape(message)}", soft_wrap=True)
-    return typer.Exit(code)
+def _fail(message: str, code: ExitCode = ExitCode.UNAVAILABLE) -> CliError:
+    return CliError(message, code)
 
 
 @catalog_app.command("ollama")
 def ollama(
-    base: Annotated[str, typer.Option("--base", help="Instance root, e.g. http://mac-mini:11435 or https://ollama.com")],
+    base: Annotated[str, typer.Option("--base", help="Instance root: host:port, http://mac-mini:11435 or https://ollama.com")],
     api_key_env: Annotated[str | None, typer.Option("--api-key-env", help="Environment variable holding the key (Ollama Cloud: OLLAMA_API_KEY)")] = None,
     config: ConfigOption = None,
     json_out: JsonOption = False,
@@ -39,8 +41,8 @@ def ollama(
     if api_key_env:
         key = os.environ.get(api_key_env)
         if not key:
-            raise _fail(f"{api_key_env} is not set in this shell: export {api_key_env}=<key> and run again", 2)
-    loaded = load_for_ops(config) if config_path(config) else None
+            raise _fail(f"{api_key_env} is not set in this shell: export {api_key_env}=<key> and run again", ExitCode.USAGE)
+    loaded = load_for_ops(config, need_env=True) if config_path(config) else None
     try:
         cat = run_async(ops.ollama_catalog(base, key, loaded.config if loaded else None))
     except ops.CatalogError as exc:
@@ -53,7 +55,8 @@ def ollama(
     for col in ("name", "size", "family", "parameters", "quantisation", "modified", "configured aliases"):
         table.add_column(col)
     for m in cat.models:
-        table.add_row(m.name, human_size(m.size), m.family, m.parameter_size, m.quantization, m.modified_at[:10], ", ".join(m.aliases))
+        cells = (m.name, human_size(m.size), m.family, m.parameter_size, m.quantization, m.modified_at[:10], ", ".join(m.aliases))
+        table.add_row(*(Text(c) for c in cells))
     console.print(table)
     for c in missing:
         fix = "pick a listed name" if is_ollama_cloud(cat.base) else f"lmgate ollama pull --instance {cat.base} {c.model}"
@@ -82,12 +85,13 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _router_tables(cat: ops.RouterCatalog, free: bool) -> None:
-    table = Table(title=f"{'free ' if free else ''}models at {cat.base_url} ({len(cat.models)})")
+    table = Table(title=Text(f"{'free ' if free else ''}models at {cat.base_url} ({len(cat.models)})"))
     for col in ("id", "context", "$/M in", "$/M out", "moderated", "expires", "data policy"):
         table.add_column(col, overflow="fold")
     for m in cat.models:
         policy = "free: may log/train" if m.free else ""
-        table.add_row(m.id, str(m.context_length), _per_million(m.prompt_price), _per_million(m.completion_price), str(m.moderated), m.expiration_date or "", policy)
+        cells = (m.id, str(m.context_length), _per_million(m.prompt_price), _per_million(m.completion_price), str(m.moderated), m.expiration_date or "", policy)
+        table.add_row(*(Text(c) for c in cells))
     console.print(table)
     if not cat.configured:
         return
@@ -98,7 +102,7 @@ def _router_tables(cat: ops.RouterCatalog, free: bool) -> None:
         style = {"live": "green", "expiring": "yellow", "retired": "bold red"}.get(c.status, "")
         context = str(c.listed.context_length) if c.listed else "-"
         status = f"[{style}]{c.status}[/{style}]" + (f" {c.listed.expiration_date}" if c.listed and c.listed.expiration_date else "")
-        table.add_row(c.alias, c.model_id, status, context, "\n".join(c.replacements))
+        table.add_row(Text(c.alias), Text(c.model_id), status, context, Text("\n".join(c.replacements)))
     console.print(table)
 
 
@@ -107,7 +111,7 @@ def openrouter(
     free: Annotated[bool, typer.Option("--free", help="Only free models (both prices zero); replacements free too")] = False,
     config: ConfigOption = None,
     write: Annotated[bool, typer.Option("--write", help="Replace retired models in the config (comments and layout kept), after validating; prints a diff")] = False,
-    base_url: Annotated[str, typer.Option("--base-url", help="OpenRouter API base (mirrors, tests)")] = ops.DEFAULT_OPENROUTER,
+    base_url: Annotated[str, typer.Option("--base-url", "--base", help="OpenRouter API base, URL or host:port (mirrors, tests)")] = ops.DEFAULT_OPENROUTER,
     json_out: JsonOption = False,
 ) -> None:
     """Fetch OpenRouter's live model list and check the config's OpenRouter models against it: retired
@@ -115,24 +119,24 @@ def openrouter(
     model is left in the config."""
     path = config_path(config)
     if write and path is None:
-        raise _fail("--write needs the file to rewrite: pass --config FILE", 2)
+        raise _fail("--write needs the file to rewrite: pass --config FILE", ExitCode.USAGE)
     try:
         text = path.read_text() if path else None
     except OSError as exc:
-        raise _fail(f"{path}: cannot read the config file: {exc.strerror or exc}", 2) from None
+        raise _fail(f"{path}: cannot read the config file: {exc.strerror or exc}", ExitCode.USAGE) from None
     try:
-        cat = run_async(ops.openrouter_catalog(base_url, text, free))
+        cat = run_async(ops.openrouter_catalog(as_url(base_url), text, free))
     except ops.CatalogError as exc:
         raise _fail(str(exc)) from None
     except yaml.YAMLError as exc:
-        raise _fail(f"{path}: {exc}; run `lmgate validate --config {path}`", 2) from None
+        raise _fail(f"{path}: {exc}; run `lmgate validate --config {path}`", ExitCode.USAGE) from None
     diff, written = "", False
     if write and path and text is not None:
         rw = ops.rewrite_models(text, str(path), cat.configured)
         if rw.errors:
             for e in rw.errors:
                 err_console.print(f"  {escape(e)}")
-            raise _fail("the rewritten config would not be valid; nothing was written", 2)
+            raise _fail("the rewritten config would not be valid; nothing was written", ExitCode.USAGE)
         if rw.changes:
             diff = ops.unified_diff(text, rw.text, str(path))
             _write_atomically(path, rw.text)
@@ -146,7 +150,7 @@ def openrouter(
         raise typer.Exit(1 if left else 0)
     _router_tables(cat, free)
     if diff:
-        console.print(f"[green]wrote {path}[/green]:")
+        console.print(f"[green]wrote {escape(str(path))}[/green]:")
         console.print(escape(diff), highlight=False)
     elif left and not write:
         console.print(f"{len(left)} retired model(s) in the config: run again with --write to apply the first suggestion of each")

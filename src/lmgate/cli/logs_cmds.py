@@ -10,23 +10,31 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from lmgate.cli.common import ConfigOption, err_console, load_or_exit
+from lmgate.cli.common import ConfigOption, ExitCode, console, err_console, load_read_only
 from lmgate.config import RuntimeConfig
+from lmgate.config.loader import UNSET_PLACEHOLDER
 from lmgate.observability import reports
 from lmgate.observability.requestlog import request_log_path
 
-console = Console()
-logs_app = typer.Typer(help="Read the request log.", no_args_is_help=True)
+logs_app = typer.Typer(help="Read the request log.", no_args_is_help=True, rich_markup_mode=None)
+
+
+def _config(option: Path | None, quiet: bool) -> RuntimeConfig:
+    """Only the log's location is needed: unset os.environ/ variables are reported, not fatal."""
+    cfg = load_read_only(option, quiet=quiet).config
+    assert cfg is not None
+    return cfg
 
 
 def _log_path(config: RuntimeConfig) -> Path:
     path = request_log_path(config)
     if path is None:
-        err_console.print("the request log is off (general_settings.request_log_path: false)")
-        raise typer.Exit(1)
+        err_console.print("the request log is off (general_settings.request_log_path: false): set a path to keep one", markup=False)
+        raise typer.Exit(ExitCode.USAGE)
     return path
 
 
@@ -34,13 +42,13 @@ def _line(r: dict[str, Any]) -> str:
     status = int(r.get("status") or 0)
     colour = "green" if status < 400 else ("yellow" if status < 500 else "red")
     when = datetime.fromtimestamp(float(r.get("time") or 0)).strftime("%H:%M:%S")
-    route = " > ".join(f"{d}:{o}" for d, o, *_ in r.get("route") or [])
+    route = escape(" > ".join(f"{d}:{o}" for d, o, *_ in r.get("route") or []))
     toks = f"{r.get('prompt_tokens', 0)}+{r.get('completion_tokens', 0)} tok"
     cost = f" ${r['cost']:.5f}" if r.get("cost") else ""
-    err = f"  [dim]{r.get('error_class')}[/dim]" if r.get("error_class") else ""
+    err = f"  [dim]{escape(str(r.get('error_class')))}[/dim]" if r.get("error_class") else ""
     return (
-        f"{when} [{colour}]{status}[/{colour}] {r.get('inbound', '?'):6} {r.get('requested_model', '')}"
-        f" -> {r.get('deployment') or '-'}  {toks}{cost}  {float(r.get('latency_s') or 0) * 1000:.0f} ms"
+        f"{when} [{colour}]{status}[/{colour}] {escape(str(r.get('inbound', '?'))):6} {escape(str(r.get('requested_model', '')))}"
+        f" -> {escape(str(r.get('deployment') or '-'))}  {toks}{cost}  {float(r.get('latency_s') or 0) * 1000:.0f} ms"
         f"{'  stream' if r.get('stream') else ''}  {route}{err}"
     )
 
@@ -55,14 +63,14 @@ def tail(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
 ) -> None:
     """Show the latest requests (with --follow, keep watching)."""
-    path = _log_path(load_or_exit(config))
+    path = _log_path(_config(config, as_json))
     past = [r for r in reports.read_records(reports.log_files(path)) if reports.matches(r, model, status)]
     past.sort(key=lambda r: float(r.get("time") or 0))
     for r in past[-lines:] if lines else []:
         _emit(r, as_json)
     if not follow:
         if not past:
-            err_console.print(f"no matching requests in {path}")
+            err_console.print(f"no matching requests in {path}", markup=False)
         return
     offsets = {f: f.stat().st_size for f in reports.log_files(path)}
     try:
@@ -91,7 +99,7 @@ def _emit(r: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(orjson.dumps(r).decode(), flush=True)
     else:
-        console.print(_line(r), highlight=False)
+        console.print(_line(r))
 
 
 def usage(
@@ -107,18 +115,18 @@ def usage(
         since = reports.since_now(last)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    cfg = load_or_exit(config)
+    cfg = _config(config, as_json)
     records, source = _records_since(cfg, since)
     rows = reports.usage(records, by, since)
     if as_json:
         print(orjson.dumps({"window": last, "by": by, "source": source, "rows": rows}).decode())
         return
-    table = Table(title=f"usage by {by}, last {last} ({source})")
+    table = Table(title=Text(f"usage by {by}, last {last} ({source})"))
     for col in (by, "requests", "errors", "in tokens", "out tokens", "p50 ms", "p95 ms", "cost $"):
         table.add_column(col, justify="left" if col == by else "right")
     for row in rows:
         table.add_row(
-            row["group"], str(row["requests"]), str(row["errors"]), str(row["prompt_tokens"]),
+            Text(str(row["group"])), str(row["requests"]), str(row["errors"]), str(row["prompt_tokens"]),
             str(row["completion_tokens"]), f"{row['p50_latency_s'] * 1000:.0f}", f"{row['p95_latency_s'] * 1000:.0f}",
             f"{row['cost_usd']:.4f}",
         )
@@ -130,11 +138,12 @@ def usage(
 def _records_since(cfg: RuntimeConfig, since: float) -> tuple[list[dict[str, Any]], str]:
     """From the database when one is configured (shared by replicas), else from the JSONL files."""
     gs = cfg.file.general_settings
-    if gs.database_url is not None and not gs.disable_spend_logs:
+    url = gs.database_url.get_secret_value() if gs.database_url is not None else None
+    if url is not None and not url.startswith(UNSET_PLACEHOLDER) and not gs.disable_spend_logs:
         from lmgate.store.engine import Store
 
         async def fetch() -> list[dict[str, Any]]:
-            store = Store(gs.database_url.get_secret_value())  # type: ignore[union-attr]
+            store = Store(url)
             try:
                 return await store.request_logs_since(since)
             finally:

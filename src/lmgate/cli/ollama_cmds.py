@@ -8,13 +8,16 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 
-from lmgate.cli.common import ConfigOption, config_path, err_console
+from lmgate.cli.common import CliError, ConfigOption, ExitCode, config_path
 from lmgate.cli.ops_common import JsonOption, console, emit_json, load_for_ops, run_async
 from lmgate.ops import ollama_admin as ops
 from lmgate.ops.common import human_size
 
-ollama_app = typer.Typer(help="Manage models on the Ollama instances named in the config.", no_args_is_help=True)
+ollama_app = typer.Typer(
+    help="Manage models on the Ollama instances named in the config.", no_args_is_help=True, rich_markup_mode=None
+)
 
 InstanceOption = Annotated[
     str, typer.Option("--instance", "-i", help="Instance URL, host:port, or a config alias/deployment served by it")
@@ -23,16 +26,15 @@ ModelArg = Annotated[str, typer.Argument(help="Ollama model name, e.g. qwen3:8b"
 
 
 def _instance(spec: str, config: ConfigOption) -> ops.Instance:
-    loaded = load_for_ops(config) if config_path(config) else None
+    loaded = load_for_ops(config, need_env=True) if config_path(config) else None
     try:
         return ops.resolve_instance(spec, loaded.config if loaded else None)
     except ops.AdminError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, ExitCode.USAGE) from None
 
 
-def _fail(exc: Exception, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error[/bold red]: {escape(str(exc))}", soft_wrap=True)
-    return typer.Exit(code)
+def _fail(exc: Exception, code: ExitCode = ExitCode.UNAVAILABLE) -> CliError:
+    return CliError(str(exc), code)
 
 
 @ollama_app.command("ps")
@@ -50,8 +52,8 @@ def ps(instance: InstanceOption, config: ConfigOption = None, json_out: JsonOpti
     for col in ("name", "size", "in VRAM", "context", "unloads at"):
         table.add_column(col)
     for m in models:
-        table.add_row(m.name, human_size(m.size), human_size(m.size_vram), str(m.context_length or "-"), m.expires_at)
-    console.print(table if models else f"nothing loaded on {inst.base}")
+        table.add_row(Text(m.name), human_size(m.size), human_size(m.size_vram), str(m.context_length or "-"), m.expires_at)
+    console.print(table if models else Text(f"nothing loaded on {inst.base}"))
 
 
 @ollama_app.command("pull")
@@ -82,7 +84,7 @@ def pull(instance: InstanceOption, model: ModelArg, config: ConfigOption = None,
             run_async(ops.pull(inst, model, show))
         except ops.AdminError as exc:
             raise _fail(exc) from None
-    console.print(f"[green]pulled {escape(model)} on {inst.base}[/green]")
+    console.print(f"[green]pulled {escape(model)} on {escape(inst.base)}[/green]")
 
 
 @ollama_app.command("rm")
@@ -96,4 +98,4 @@ def rm(instance: InstanceOption, model: ModelArg, config: ConfigOption = None, j
     if json_out:
         emit_json({"instance": inst.base, "model": model, "deleted": True})
     else:
-        console.print(f"deleted {escape(model)} from {inst.base}")
+        console.print(f"deleted {escape(model)} from {escape(inst.base)}")

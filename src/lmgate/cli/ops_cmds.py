@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lmgate.cli.common import ConfigOption, config_path
+from lmgate.cli.common import CliError, ConfigOption, ExitCode, config_path
 from lmgate.cli.ops_common import JsonOption, console, emit_json, level_style, load_for_ops, run_async
 from lmgate.ops import audit as audit_ops
 from lmgate.ops import doctor as doctor_ops
@@ -32,7 +32,7 @@ def _doctor_table(report: doctor_ops.DoctorReport) -> Table:
         status = "[green]healthy[/green]" if d.healthy else "[bold red]failing[/bold red]"
         if d.latency_ms is not None:
             status += f"\n{d.latency_ms:.0f} ms"
-        table.add_row(d.deployment, f"{d.target}\n{d.api_base}", status, "\n".join(lines))
+        table.add_row(escape(d.deployment), escape(f"{d.target}\n{d.api_base}"), status, "\n".join(lines))
     return table
 
 
@@ -40,7 +40,7 @@ def _print_chains(report: doctor_ops.DoctorReport) -> None:
     for c in report.chains:
         if len(c.tiers) < 2 and c.healthy:
             continue
-        tiers = " -> ".join(f"[green]{t}[/green]" if t in c.healthy_tiers else f"[red]{t}[/red]" for t in c.tiers)
+        tiers = " -> ".join(f"[green]{escape(t)}[/green]" if t in c.healthy_tiers else f"[red]{escape(t)}[/red]" for t in c.tiers)
         verdict = "ok" if c.healthy else "[bold red]NO HEALTHY TIER[/bold red]"
         console.print(f"chain {tiers}: {verdict}")
 
@@ -70,13 +70,13 @@ def doctor(
     report = _run_with_progress(loaded, model, deep)
     if report.config_errors and not report.deployments:
         for e in report.config_errors:
-            console.print(f"[bold red]error[/bold red]: {escape(e)}")
+            console.print(f"[bold red]error[/bold red]: {escape(e)}")  # one line per problem
         raise typer.Exit(report.exit_code)
     console.print(_doctor_table(report))
     _print_chains(report)
     failing = [c.alias for c in report.chains if not c.healthy]
     if failing:
-        console.print(f"[bold red]{len(failing)} model(s) cannot be served[/bold red]: {', '.join(failing)} — apply the fixes above, then run doctor again")
+        console.print(f"[bold red]{len(failing)} model(s) cannot be served[/bold red]: {escape(', '.join(failing))} — apply the fixes above, then run doctor again")
     elif report.exit_code == 0:
         console.print("[green]every model has at least one healthy tier[/green]")
     raise typer.Exit(report.exit_code)
@@ -106,26 +106,31 @@ def drill(
     (pointing them at a failing loopback target, keys removed), send a small real request, and report
     which tier answered and how long it took. Exit 1 when a round fails or is over the target."""
     if failure not in drill_ops.FAILURE_MODES:
-        console.print(f"[bold red]error[/bold red]: --failure must be one of {', '.join(drill_ops.FAILURE_MODES)}")
-        raise typer.Exit(2)
+        raise CliError(f"--failure must be one of {', '.join(drill_ops.FAILURE_MODES)}")
     loaded = load_for_ops(config, quiet=json_out, need_env=True)
     if loaded.config is None:
         if json_out:
             emit_json({"ok": False, "problem": "; ".join(loaded.errors)})
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USAGE)
+    if alias not in loaded.config.aliases:
+        known = ", ".join(sorted(loaded.config.aliases)) or "none"
+        problem = f"no model_name '{alias}' in the config (known: {known}); `lmgate models` lists them"
+        if json_out:
+            emit_json({"ok": False, "alias": alias, "problem": problem})
+            raise typer.Exit(ExitCode.USAGE)
+        raise CliError(problem)
     if json_out:
         report = run_async(drill_ops.run_drill(loaded.config, alias, failure, target_seconds))
         emit_json(report.as_json())
-        raise typer.Exit(0 if report.ok else 1)
+        raise typer.Exit(ExitCode.USAGE if report.problem else ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)
     with console.status(f"drilling {escape(alias)} ({failure})"):
         report = run_async(drill_ops.run_drill(loaded.config, alias, failure, target_seconds, on_round=lambda r: console.print(_round_line(r))))
-    if report.problem:
-        console.print(f"[bold red]error[/bold red]: {escape(report.problem)}")
-        raise typer.Exit(1)
+    if report.problem:  # nothing to drill (no fallback chain)
+        raise CliError(report.problem)
     chain = " -> ".join(report.tiers)
     verdict = "[green]holds[/green]" if report.ok else "[bold red]does not hold[/bold red]"
     console.print(f"chain {escape(chain)} {verdict} (target {target_seconds:g} s, failure mode {failure})")
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.CHECK_FAILED)
 
 
 def audit(
@@ -139,8 +144,7 @@ def audit(
     roots = [p for p in [config_path(config), *(path or [])] if p is not None] or [Path.cwd()]
     missing = [str(p) for p in roots if not p.exists()]
     if missing:
-        console.print(f"[bold red]error[/bold red]: not found: {escape(', '.join(missing))}")
-        raise typer.Exit(2)
+        raise CliError(f"not found: {', '.join(missing)}; pass an existing file or directory to --path/--config")
     report = audit_ops.audit(roots)
     if json_out:
         emit_json(report.as_json())

@@ -5,19 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 import typer
-from rich.console import Console
 
-from lmgate.cli.common import config_path, print_problems
+from lmgate.cli.common import ExitCode, JsonOption, config_path, console, print_problems, report_unset
 from lmgate.ops.common import LoadedConfig, load_tolerant
 
-console = Console(highlight=False)
 T = TypeVar("T")
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts instead of tables")]
+__all__ = ["JsonOption", "console", "emit_json", "run_async", "load_for_ops", "level_style"]
 
 
 def emit_json(data: Any) -> None:
@@ -29,19 +26,15 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def load_for_ops(option: Path | None, *, quiet: bool = False, need_env: bool = False) -> LoadedConfig:
-    """Load tolerantly; report what could not be loaded. Exit 2 when nothing usable is left."""
+    """Load tolerantly; report what could not be loaded. Exit 2 when nothing usable is left (unless
+    `quiet`: a --json caller reports the errors in its own document)."""
     loaded = load_tolerant(config_path(option))
-    if loaded.errors:
-        if not quiet:
-            print_problems(f"{len(loaded.errors)} config error(s) (fix them, then `lmgate validate --config FILE`):", loaded.errors, "bold red")
-        if loaded.config is None and not quiet:
-            raise typer.Exit(2)
-    if loaded.missing_env and need_env and not quiet:
-        print_problems(
-            "not set in this shell (export them, or run where the service runs):",
-            [f"{v}" for v in loaded.missing_env],
-            "yellow",
-        )
+    if loaded.errors and not quiet:
+        print_problems(f"{len(loaded.errors)} config error(s) (fix them, then `lmgate validate --config FILE`):", loaded.errors, "bold red")
+        if loaded.config is None:
+            raise typer.Exit(ExitCode.USAGE)
+    if need_env and not quiet:
+        report_unset(loaded)
     return loaded
 
 

@@ -1,15 +1,21 @@
 """Load a LiteLLM-style config.yaml into a `RuntimeConfig`.
 
-Steps: parse YAML (keeping each node's line), export `environment_variables`, resolve every
-`os.environ/NAME` string, validate with the pydantic schema, then compile deployments through the
+Steps: parse YAML (keeping each node's line), resolve every `os.environ/NAME` string against the
+environment given (a copy of os.environ by default) overlaid with the config's own
+`environment_variables`, validate with the pydantic schema, then compile deployments through the
 provider registry. Problems come back as `file:line: where: what` strings; secrets never appear in them.
+
+Compiling never writes the process environment: what the config would export comes back as
+`RuntimeConfig.environment_variables`, and the server applies it only once the config was accepted
+(so a rejected hot reload changes nothing). In tolerant mode (read-only operator commands) an unset
+variable is reported in `unset_env` and replaced by a recognisable placeholder instead of failing.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -26,6 +32,7 @@ from lmgate.core import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Deployment
 from lmgate.providers import adapter_for, known_prefixes
 
 ENV_PREFIX = "os.environ/"
+UNSET_PLACEHOLDER = "lmgate-unset-"  # tolerant mode: the value an unset variable resolves to, + its name
 DEFAULT_CONFIG_NAME = "default.yaml"
 
 # OpenAI request parameters that litellm_params may carry as per-deployment defaults.
@@ -53,10 +60,50 @@ Path_ = tuple[str | int, ...]
 
 
 class ConfigError(Exception):
-    def __init__(self, errors: list[str], warnings: list[str] | None = None) -> None:
+    def __init__(
+        self, errors: list[str], warnings: list[str] | None = None, unset_env: dict[str, list[str]] | None = None
+    ) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
         self.warnings = warnings or []
+        self.unset_env = unset_env or {}  # unset variable -> the places that named it (errors unless tolerant)
+
+
+class _Environment:
+    """The variables one compile reads: the caller's mapping overlaid with the config's own exports."""
+
+    def __init__(self, base: Mapping[str, str], exports: dict[str, str], tolerant: bool) -> None:
+        self.base = base
+        self.exports = exports
+        self.tolerant = tolerant
+        self.unset: dict[str, list[str]] = {}
+
+    def get(self, name: str) -> str | None:
+        value = self.exports.get(name)
+        return value if value is not None else self.base.get(name)
+
+    def reference(self, name: str, problem: str, errors: list[str]) -> str | None:
+        """An `os.environ/NAME` value: the variable, else an error (or, tolerant, a placeholder)."""
+        value = self.get(name)
+        if value is not None:
+            return value
+        self.unset.setdefault(name, []).append(problem)
+        if self.tolerant:
+            return UNSET_PLACEHOLDER + name
+        errors.append(problem)
+        return None
+
+
+def _exports(data: dict[str, Any]) -> dict[str, str]:
+    """`environment_variables` with literal values (references to other variables are not exported)."""
+    declared = data.get("environment_variables") or {}
+    if not isinstance(declared, dict):
+        return {}
+    return {
+        str(k): str(v)
+        for k, v in declared.items()
+        if v is not None and not (isinstance(v, str) and v.startswith(ENV_PREFIX))
+    }
 
 
 @dataclass(slots=True)
@@ -120,17 +167,14 @@ def _parse(text: str, name: str) -> _Doc:
     return _Doc(name, data, lines)
 
 
-def _resolve_env(doc: _Doc, value: Any, path: Path_, errors: list[str]) -> Any:
+def _resolve_env(doc: _Doc, value: Any, path: Path_, env: _Environment, errors: list[str]) -> Any:
     if isinstance(value, str) and value.startswith(ENV_PREFIX):
         var = value[len(ENV_PREFIX) :].strip()
-        resolved = os.environ.get(var)
-        if resolved is None:
-            errors.append(doc.problem(path, f"environment variable {var} is not set"))
-        return resolved
+        return env.reference(var, doc.problem(path, f"environment variable {var} is not set"), errors)
     if isinstance(value, dict):
-        return {k: _resolve_env(doc, v, (*path, str(k)), errors) for k, v in value.items()}
+        return {k: _resolve_env(doc, v, (*path, str(k)), env, errors) for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve_env(doc, v, (*path, i), errors) for i, v in enumerate(value)]
+        return [_resolve_env(doc, v, (*path, i), env, errors) for i, v in enumerate(value)]
     return value
 
 
@@ -147,7 +191,7 @@ def _section_warnings(doc: _Doc, cfg: ConfigFile) -> list[str]:
 
 
 def _compile_entry(
-    doc: _Doc, cfg: ConfigFile, index: int, entry: ModelEntry, errors: list[str], warnings: list[str]
+    doc: _Doc, cfg: ConfigFile, index: int, entry: ModelEntry, env: _Environment, errors: list[str], warnings: list[str]
 ) -> Deployment | None:
     path: Path_ = ("model_list", index)
     params = entry.litellm_params
@@ -177,8 +221,8 @@ def _compile_entry(
         warnings.append(doc.problem((*path, "litellm_params", "api_base"), f"normalised to {api_base}: {note}"))
 
     api_key = params.api_key.get_secret_value() if params.api_key else None
-    if api_key is None and (env := adapter.api_key_env(prefix)):
-        api_key = os.environ.get(env)
+    if api_key is None and (key_env := adapter.api_key_env(prefix)):
+        api_key = env.get(key_env)
 
     extras = dict(params.model_extra or {})
     provider_params = {k: extras.pop(k) for k in list(extras) if k in adapter.param_keys}
@@ -243,25 +287,33 @@ def _named(deployments: list[Deployment], doc: _Doc, errors: list[str]) -> list[
     return out
 
 
-def compile_config(text: str, name: str, source: Path | None = None) -> RuntimeConfig:
+def compile_config(
+    text: str,
+    name: str,
+    source: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    tolerant: bool = False,
+) -> RuntimeConfig:
+    """Compile config text against `env` (default: a copy of os.environ); never writes the environment.
+
+    `tolerant`: unset `os.environ/` variables are collected in `unset_env` (and resolve to
+    UNSET_PLACEHOLDER + name) instead of being errors; for commands that only read a config.
+    """
     doc = _parse(text, name)
     errors: list[str] = []
-    env_vars = doc.data.get("environment_variables") or {}
-    if isinstance(env_vars, dict):
-        for key, value in env_vars.items():
-            if value is not None and not (isinstance(value, str) and value.startswith(ENV_PREFIX)):
-                os.environ[str(key)] = str(value)
-    resolved = _resolve_env(doc, doc.data, (), errors)
+    environment = _Environment(dict(os.environ) if env is None else env, _exports(doc.data), tolerant)
+    resolved = _resolve_env(doc, doc.data, (), environment, errors)
     try:
         cfg = ConfigFile.model_validate(resolved)
     except ValidationError as exc:
         for err in exc.errors():
             errors.append(doc.problem(tuple(err["loc"]), err["msg"]))
-        raise ConfigError(errors) from None
+        raise ConfigError(errors, unset_env=environment.unset) from None
     warnings = _section_warnings(doc, cfg)
     deployments: list[Deployment] = []
     for index, entry in enumerate(cfg.model_list):
-        dep = _compile_entry(doc, cfg, index, entry, errors, warnings)
+        dep = _compile_entry(doc, cfg, index, entry, environment, errors, warnings)
         if dep is not None:
             deployments.append(dep)
     deployments = [prepare(d) for d in _named(deployments, doc, errors)]
@@ -271,7 +323,7 @@ def compile_config(text: str, name: str, source: Path | None = None) -> RuntimeC
     policy = compile_policy(cfg)
     chains = compile_chains(cfg, aliases, policy, doc.problem, errors)
     if errors:
-        raise ConfigError(errors, warnings)
+        raise ConfigError(errors, warnings, environment.unset)
     return RuntimeConfig(
         source=source,
         file=cfg,
@@ -281,6 +333,8 @@ def compile_config(text: str, name: str, source: Path | None = None) -> RuntimeC
         loaded_at=int(time.time()),
         policy=policy,
         chains=chains,
+        environment_variables=environment.exports,
+        unset_env=environment.unset,
     )
 
 
@@ -288,16 +342,26 @@ def default_config_text() -> str:
     return resources.files("lmgate.config").joinpath(DEFAULT_CONFIG_NAME).read_text()
 
 
-def load_config(path: str | Path | None) -> RuntimeConfig:
+def load_config(
+    path: str | Path | None, *, env: Mapping[str, str] | None = None, tolerant: bool = False
+) -> RuntimeConfig:
     """Load `path`, or the embedded default config (mock models, no outside service) when None."""
     if path is None:
-        return compile_config(default_config_text(), f"<embedded {DEFAULT_CONFIG_NAME}>")
+        return compile_config(default_config_text(), f"<embedded {DEFAULT_CONFIG_NAME}>", env=env, tolerant=tolerant)
     p = Path(path)
     try:
         text = p.read_text()
     except OSError as exc:
         raise ConfigError([f"{p}: cannot read the config file: {exc.strerror or exc}"]) from None
-    return compile_config(text, str(p), source=p)
+    return compile_config(text, str(p), source=p, env=env, tolerant=tolerant)
 
 
-__all__ = ["ConfigError", "compile_config", "load_config", "default_config_text", "prepare", "DEFAULT_TIMEOUT_S"]
+__all__ = [
+    "ConfigError",
+    "compile_config",
+    "load_config",
+    "default_config_text",
+    "prepare",
+    "DEFAULT_TIMEOUT_S",
+    "UNSET_PLACEHOLDER",
+]

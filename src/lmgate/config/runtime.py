@@ -32,6 +32,10 @@ class RuntimeConfig:
     policy: RoutingPolicy = field(default_factory=RoutingPolicy)
     chains: dict[str, FallbackChain] = field(default_factory=dict)  # alias -> its fallback chain
     by_name: dict[str, Deployment] = field(default_factory=dict)  # deployment name -> deployment
+    # what the config exports (literal `environment_variables`); the server applies it once accepted
+    environment_variables: dict[str, str] = field(default_factory=dict)
+    # tolerant loads only: unset `os.environ/` variable -> the file:line problems that name it
+    unset_env: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.by_name:

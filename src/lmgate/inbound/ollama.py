@@ -9,6 +9,7 @@ Streaming is the default, as in Ollama. Model management (`/api/pull` ...) belon
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from lmgate.inbound import relay
 from lmgate.inbound.base import BY_PREFIX, NOT_MINE, InboundProtocol, retry_after_headers
 from lmgate.inbound.common import read_json_body
 from lmgate.observability import tracking
+from lmgate.providers.ollama import load_model, show_model, unloads
 from lmgate.server.state import state
 from lmgate.translate.ollama_inbound import (
     StreamRenderer,
@@ -32,6 +34,7 @@ from lmgate.translate.ollama_inbound import (
     openai_request,
 )
 
+log = logging.getLogger("lmgate.ollama")
 NAME = "ollama"
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -73,14 +76,8 @@ def _stamp(unix: int) -> str:
 
 
 def _details(dep: Deployment) -> dict[str, Any]:
-    return {
-        "parent_model": "",
-        "format": "",
-        "family": dep.provider,
-        "families": [dep.provider],
-        "parameter_size": "",
-        "quantization_level": "",
-    }
+    """Nothing is known of a model behind a non-Ollama upstream: empty, not invented."""
+    return {"parent_model": "", "format": "", "family": "", "families": None, "parameter_size": "", "quantization_level": ""}
 
 
 def _card(alias: str, dep: Deployment, loaded_at: int) -> dict[str, Any]:
@@ -109,11 +106,21 @@ def _capabilities(dep: Deployment) -> list[str]:
 
 
 async def show(request: web.Request) -> web.Response:
+    """An Ollama deployment's own /api/show answer (the first one not cooling down), else what the
+    config says of the alias: context length from model_info, capabilities from its mode."""
     body = await read_json_body(request)
-    cfg = state(request).config
+    st = state(request)
+    cfg = st.config
     alias = _resolve(request, body.get("model") or body.get("name"))
+    for dep in st.router.admissible(alias):
+        if dep.adapter.is_ollama_instance:
+            try:
+                return _json(await show_model(st.pool, dep))
+            except UpstreamError as exc:
+                log.warning("/api/show for '%s': %s; answering from the config", alias, exc.message)
+                break
     dep = cfg.aliases[alias][0]
-    model_info: dict[str, Any] = {"general.architecture": "lmgate", "general.basename": alias}
+    model_info: dict[str, Any] = {"general.basename": alias}
     limit = dep.info.max_input_tokens or dep.info.max_tokens if dep.info else None
     if limit:
         model_info["lmgate.context_length"] = limit
@@ -148,15 +155,26 @@ async def management(request: web.Request) -> web.Response:
 # ---- inference -----------------------------------------------------------------------------------------
 
 
-def _loaded(model: str, generate: bool) -> web.Response:
-    """Ollama's answer to an empty request (it only loads the model): nothing to load here."""
-    out: dict[str, Any] = {"model": model, "created_at": now_rfc3339()}
-    if generate:
-        out["response"] = ""
-    else:
-        out["message"] = {"role": "assistant", "content": ""}
-    out["done_reason"] = "load"
-    out["done"] = True
+async def _load(request: web.Request, alias: str, operation: str, keep_alive: Any) -> web.Response:
+    """An empty chat/generate request loads the model (keep_alive 0 unloads it). Forwarded to the
+    alias's Ollama instances: a load to the first one not cooling down, an unload to every one.
+    An alias with no Ollama deployment has nothing to load: answered here, as Ollama would."""
+    st = state(request)
+    unload = unloads(keep_alive)
+    targets = [d for d in (st.router.deployments(alias) if unload else st.router.admissible(alias)) if d.adapter.is_ollama_instance]
+    answer: dict[str, Any] | None = None
+    for dep in targets if unload else targets[:1]:
+        reply = await load_model(st.pool, dep, operation, keep_alive)
+        answer = answer or reply
+    out: dict[str, Any] = dict(answer) if answer else {"created_at": now_rfc3339()}
+    out["model"] = alias
+    if answer is None:
+        if operation == "generate":
+            out["response"] = ""
+        else:
+            out["message"] = {"role": "assistant", "content": ""}
+        out["done_reason"] = "unload" if unload else "load"
+        out["done"] = True
     return _json(out)
 
 
@@ -225,10 +243,10 @@ async def _inference(request: web.Request, endpoint: Endpoint, operation: str) -
         if messages is not None and not isinstance(messages, list):
             raise BadRequest("'messages' must be an array")
         if not messages:
-            return _loaded(alias, generate=False)
+            return await _load(request, alias, operation, body.get("keep_alive"))
     elif operation == "generate":
         if not body.get("prompt") and not body.get("images"):
-            return _loaded(alias, generate=True)
+            return await _load(request, alias, operation, body.get("keep_alive"))
     elif operation == "embed" and body.get("input") in (None, "", []):
         raise BadRequest("'input' is required: a string or an array of strings")
     elif operation == "embeddings" and not isinstance(body.get("prompt"), str):

@@ -14,13 +14,16 @@ from aiohttp import web
 from lmgate.core import GatewayRequest, UpstreamReply
 from lmgate.errors import GatewayError, UpstreamError
 from lmgate.inbound.base import InboundProtocol
+from lmgate.inbound.model_name import ModelSplicer
 from lmgate.observability import tracking
 from lmgate.routing.router import ROUTE_HEADER, RouteResult
 from lmgate.server.state import state
 
 
-def route_headers(result: RouteResult) -> dict[str, str]:
-    return {"x-lmgate-deployment": result.deployment.name, ROUTE_HEADER: result.trace.header()}
+def answer_headers(request: web.Request, result: RouteResult) -> dict[str, str]:
+    headers = {"x-lmgate-deployment": result.deployment.name, ROUTE_HEADER: result.trace.header()}
+    headers.update(tracking.id_headers(tracking.current_record(), request))
+    return headers
 
 
 async def respond(
@@ -40,7 +43,7 @@ async def respond(
         raise
     tracking.note_route(rec, result, st.config)
     answer = result.answer
-    headers = route_headers(result)
+    headers = answer_headers(request, result)
     if extra_headers:
         headers.update(extra_headers)
     if isinstance(answer, UpstreamReply):
@@ -48,7 +51,7 @@ async def respond(
         if rec is not None and rec.content is not None:
             tracking.note_completion(rec, answer.canonical())
         renderer = None if result.native else protocol.renderer(greq)
-        body = answer.raw if renderer is None else renderer.body(answer.canonical())
+        body = ModelSplicer(greq.model)(answer.raw) if renderer is None else renderer.body(answer.canonical())
         await protocol.settle(greq, renderer)
         headers["Content-Type"] = protocol.content_type
         return web.Response(body=body, headers=headers)
@@ -59,10 +62,11 @@ async def respond(
         await resp.prepare(request)
         try:
             if renderer is None:
+                splice = ModelSplicer(greq.model)
                 async for frame in answer.frames():
                     if rec is not None and rec.ttft_s is None:
                         rec.mark_first_byte()
-                    await resp.write(frame)
+                    await resp.write(splice(frame))
             else:
                 async for chunk in answer.chunks():
                     data = renderer.chunk(chunk)

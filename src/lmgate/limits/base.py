@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-
-WORKERS_ENV = "LMGATE_WORKERS"  # set by `lmgate serve --workers N` for its worker processes
-
-
-def worker_count() -> int:
-    return int(os.environ.get(WORKERS_ENV) or 1)
 
 
 def share(limit: int | None, workers: int) -> int | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lmgate.limits.base import Quota, QuotaDenial, QuotaStore, QuotaUsage, worker_count
+from lmgate.limits.base import Quota, QuotaDenial, QuotaStore, QuotaUsage
 from lmgate.limits.memory import MemoryQuotas
 from lmgate.redis_link import RedisLink
 
@@ -129,7 +129,7 @@ class RedisQuotas(QuotaStore):
 
     shared = True
 
-    def __init__(self, link: RedisLink, clock: Callable[[], float] | None = None, workers: int | None = None) -> None:
+    def __init__(self, link: RedisLink, clock: Callable[[], float] | None = None, workers: int = 1) -> None:
         self.link = link
         self._clock = clock
         self._workers = workers
@@ -140,7 +140,7 @@ class RedisQuotas(QuotaStore):
 
     def _local_quota(self, quota: Quota) -> Quota:
         """While Redis is down each worker counts alone, so it gets its 1/N share."""
-        return quota.split(self._workers or worker_count())
+        return quota.split(self._workers)
 
     async def acquire(self, key: str, quota: Quota) -> QuotaDenial | None:
         args = [self._now(), _limit(quota.rpm), _limit(quota.tpm), _limit(quota.rpd)]

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from lmgate.observability.deferred import Deferrals
 from lmgate.observability.metrics import LATENCY_BUCKETS
+from lmgate.routing.trace import is_skip
 
 if TYPE_CHECKING:
     from lmgate.observability.record import RequestRecord
@@ -80,6 +81,8 @@ class LiteLLMMetrics:
             self.ttft.labels(*lat).observe(rec.ttft_s)
         attempts = rec.attempts
         for a in attempts:
+            if is_skip(a.outcome):  # never sent: LiteLLM counts calls to deployments, not candidates passed over
+                continue
             dep = (rec.requested_model, a.deployment, a.deployment, "", a.provider, "", rec.key_alias, "", "")
             self.deployment_total.labels(*dep).inc()
             if a.outcome == "ok":

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client import multiprocess as mp
 
 from lmgate.observability.deferred import Deferrals
+from lmgate.routing.trace import is_skip
 
 if TYPE_CHECKING:
     from lmgate.observability.compat import LiteLLMMetrics
@@ -75,6 +76,10 @@ class Metrics:
         self.cost = counter(Counter("lmgate_spend_usd", "Estimated spend in USD.", ("model_group", "deployment", "provider"), registry=r))
         self.fallbacks = counter(Counter("lmgate_fallbacks", "Moves to another alias of a chain.", ("from_model", "to_model", "reason"), registry=r))
         self.retries = counter(Counter("lmgate_upstream_failures", "Failed upstream attempts.", ("deployment", "provider", "outcome"), registry=r))
+        self.skips = counter(Counter(
+            "lmgate_deployment_skips", "Candidates passed over before sending (cooldown, quota-rpm/tpm/rpd).",
+            ("deployment", "provider", "reason"), registry=r,
+        ))
         self.rate_limited = counter(Counter("lmgate_rate_limit_rejections", "Requests refused by a limit.", ("scope", "name"), registry=r))
         self.in_flight = self.deferred.gauge(Gauge(
             "lmgate_in_flight_requests", "Requests being served now.", ("inbound_protocol",),
@@ -150,7 +155,11 @@ class Metrics:
             if previous_group and attempt.model_group != previous_group:
                 self.fallbacks.labels(previous_group, attempt.model_group, attempts[i - 1].outcome).inc()
             previous_group = attempt.model_group
-            if attempt.outcome != "ok":
+            if attempt.outcome == "ok":
+                continue
+            if is_skip(attempt.outcome):
+                self.skips.labels(attempt.deployment, attempt.provider, attempt.outcome).inc()
+            else:
                 self.retries.labels(attempt.deployment, attempt.provider, attempt.outcome).inc()
 
     def set_deployment_states(self, states: list[tuple[str, str, str, str]]) -> None:

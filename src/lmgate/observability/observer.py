@@ -23,6 +23,7 @@ from lmgate.observability.metrics import Metrics
 from lmgate.observability.record import RequestRecord
 from lmgate.observability.requestlog import RequestLog, Sink, Spool, default_state_dir, request_log_path
 from lmgate.observability.sinks import DatabaseSink, JsonlFileSink
+from lmgate.workers import SOLO, WorkerIdentity
 
 log = logging.getLogger("lmgate.observe")
 
@@ -94,11 +95,11 @@ class _SlotsByLabel(dict[str, GaugeSlot]):
 OBSERVER: web.AppKey[Observer] = web.AppKey("lmgate_observer", Observer)
 
 
-def build_observer(config: RuntimeConfig) -> Observer:
+def build_observer(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> Observer:
     gs = config.file.general_settings
     metrics = Metrics(litellm_compat=bool(config.file.litellm_settings.litellm_compat_metrics))
     sinks: list[Sink] = []
-    path = request_log_path(config)
+    path = request_log_path(config, worker)
     if path is not None:
         sinks.append(JsonlFileSink(path))
     if gs.database_url is not None and not gs.disable_spend_logs:

@@ -62,6 +62,7 @@ class RequestRecord:
     """
 
     request_id: str
+    client_request_id: str  # the client's own x-request-id, if it sent one
     time: float  # Unix time at the start
     key_alias: str
     inbound: str  # client protocol: openai | ollama | anthropic
@@ -90,9 +91,11 @@ class RequestRecord:
     _deployments: Mapping[str, Deployment] | None  # to name the alias and provider of each attempt
     _usage: Usage | None  # normalised by the answering provider
     _endpoint: str  # chat | completion | embedding (the GatewayRequest's), for tracing
+    _settled: bool  # settle() ran
 
     def __init__(self, inbound: str, path: str) -> None:
         self.request_id = ""
+        self.client_request_id = ""
         self.time = wall_clock()
         self.key_alias = ""
         self.inbound = inbound
@@ -120,10 +123,13 @@ class RequestRecord:
         self._deployments = None
         self._usage = None
         self._endpoint = "chat"
+        self._settled = False
 
     def settle(self) -> None:
         """Request id, route, tokens and cost: done in the observer's batch, off the request path."""
-        self.request_id = REQUEST_IDS.format(self._seq)
+        self._settled = True
+        if not self.request_id:  # answers carry it (x-request-id); failures before routing may not
+            self.request_id = REQUEST_IDS.format(self._seq)
         if self._trace is not None:
             self.route = [[a.deployment, a.outcome, a.seconds or 0.0] for a in self._trace.attempts]
         usage = self._usage

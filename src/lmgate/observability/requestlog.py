@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import orjson
 
 from lmgate.observability.record import RequestRecord
+from lmgate.workers import SOLO, WorkerIdentity
 
 if TYPE_CHECKING:
     from lmgate.config.runtime import RuntimeConfig
@@ -37,13 +38,14 @@ def default_state_dir() -> Path:
     return Path(base) / "lmgate"
 
 
-def request_log_path(config: RuntimeConfig) -> Path | None:
+def request_log_path(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> Path | None:
+    """The JSONL file this process writes (worker N of `--workers` writes `requests.wN.jsonl`); readers
+    pass no worker and get the base name, beside which every worker's file lies."""
     setting = config.file.general_settings.request_log_path
     if setting is False:
         return None
     path = Path(os.path.expanduser(setting)) if isinstance(setting, str) and setting else default_state_dir() / "requests.jsonl"
-    worker = os.environ.get("LMGATE_WORKER_ID")
-    return path.with_name(f"{path.stem}.w{worker}{path.suffix}") if worker else path
+    return path.with_name(f"{path.stem}{worker.file_suffix()}{path.suffix}")
 
 
 class Sink(Protocol):
@@ -129,7 +131,7 @@ class RequestLog:
         pending = self._pending
         n = 0
         for rec in records:
-            if not rec.request_id:
+            if not rec._settled:
                 rec.settle()
             try:
                 line = rec.log_line()

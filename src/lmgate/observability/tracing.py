@@ -57,6 +57,7 @@ class Tracing:
             "gen_ai.usage.output_tokens": rec.completion_tokens,
             "http.response.status_code": rec.status,
             "lmgate.request_id": rec.request_id,
+            "lmgate.client_request_id": rec.client_request_id,
             "lmgate.inbound_protocol": rec.inbound,
             "lmgate.deployment": rec.deployment,
             "lmgate.stream": rec.stream,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lmgate.observability.record import RequestRecord
+from lmgate.observability.record import REQUEST_IDS, RequestRecord
 
 if TYPE_CHECKING:
     from lmgate.config.runtime import RuntimeConfig
@@ -34,6 +34,20 @@ def model_endpoint(protocol: str) -> Callable[[F], F]:
 
 def current_record() -> RequestRecord | None:
     return CURRENT.get()
+
+
+def id_headers(rec: RequestRecord | None, request: Any) -> dict[str, str]:
+    """`x-request-id`: lmgate's own id of this request (the request log's key); a client's own
+    `x-request-id` is kept beside it and echoed as `x-client-request-id`."""
+    if rec is None:  # nothing observes: an id all the same
+        return {"x-request-id": REQUEST_IDS.format(REQUEST_IDS.next())}
+    if not rec.request_id:
+        rec.request_id = REQUEST_IDS.format(rec._seq)
+    client = request.headers.get("x-request-id")
+    if not client:
+        return {"x-request-id": rec.request_id}
+    rec.client_request_id = client[:200]
+    return {"x-request-id": rec.request_id, "x-client-request-id": rec.client_request_id}
 
 
 def note_request(rec: RequestRecord | None, greq: GatewayRequest, content_keys: tuple[str, ...], log_content: bool) -> None:

@@ -1,9 +1,11 @@
 """`lmgate audit`: find plaintext secrets in configs and manifests, and world-readable files holding them.
 
 A value is reported when it looks like a provider key (known prefixes such as `sk-`, `gsk_`, `AIza`)
-anywhere in a line, commented out or not, or when a field named like a secret (`api_key`, `master_key`,
-`*_token`, `*secret*`, `password`) holds a literal instead of a reference (`os.environ/VAR`, `${VAR}`,
-`$VAR`, a `secretKeyRef`). Values are never printed whole.
+anywhere in a line, commented out or not; when it is one of the example keys LiteLLM's documentation
+prints (`sk-1234`: anyone can try it); when a database or Redis URL carries a password; or when a field
+named like a secret (`api_key`, `master_key`, `*_token`, `*_password`, `*secret*`) holds a literal of
+any length instead of a reference (`os.environ/VAR`, `${VAR}`, `$VAR`, a `secretKeyRef`). Values are
+never printed whole.
 """
 
 from __future__ import annotations
@@ -26,9 +28,17 @@ KEY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Hugging Face token", re.compile(r"hf_[A-Za-z0-9]{30,}")),
     ("GitHub token", re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}")),
 )
+# Keys from LiteLLM's docs and examples: published, so whoever reads them can use a proxy that kept them.
+EXAMPLE_KEYS = frozenset({"sk-1234", "sk-12345", "sk-123456", "sk-1234567890", "sk-abc", "sk-abcd", "sk-abc123", "sk-my-master-key"})
+_EXAMPLE_KEY = re.compile(r"(?<![A-Za-z0-9_-])(" + "|".join(re.escape(k) for k in sorted(EXAMPLE_KEYS, key=len, reverse=True)) + r")(?![A-Za-z0-9_-])")
+# scheme://user:PASSWORD@host for databases and Redis; the password group is what gets masked
+_URL_PASSWORD = re.compile(
+    r"\b(?:postgres(?:ql)?|mysql|mariadb|mssql|oracle|mongodb(?:\+srv)?|rediss?|amqps?)(?:\+\w+)?://[^:/\s@]*:([^@\s/]+)@"
+)
 SECRET_NAMES = ("api_key", "apikey", "api-key", "master_key", "secret", "secret_key", "password", "passwd", "token", "bearer")
-# key: value (YAML, flow or block) or KEY=value (.env); the value is quoted or runs to a separator
-_PAIR = re.compile(r"""["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*(?::\s+|:(?=["'])|=)\s*("[^"]*"|'[^']*'|[^\s,}\]#]+)""")
+# key: value (YAML, flow or block) or KEY=value (.env); the value is quoted or runs to a separator (a
+# value opening a flow mapping or list is not one: its own pairs are matched next)
+_PAIR = re.compile(r"""["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*(?::\s+|:(?=["'])|=)\s*("[^"]*"|'[^']*'|[^\s,{}\[\]#][^\s,}\]#]*)""")
 _REFERENCE = re.compile(r"^(os\.environ/|\$\{?[A-Za-z_]|\{\{|<.*>$|secretKeyRef|valueFrom)")
 _PLACEHOLDER = re.compile(r"^(x+|\.+|\*+|changeme|null|none|true|false|~|your[-_].*|.*[-_]here)$", re.IGNORECASE)
 SCANNED_SUFFIXES = (".yaml", ".yml", ".json", ".env", ".toml", ".ini", ".conf", ".cfg")
@@ -60,7 +70,9 @@ class AuditReport:
 
 
 def mask(value: str) -> str:
-    return f"{value[:4]}… ({len(value)} chars)"
+    """The first characters (fewer for short values, none for very short ones) and the length."""
+    shown = 4 if len(value) >= 12 else 2 if len(value) >= 6 else 0
+    return f"{value[:shown]}… ({len(value)} chars)"
 
 
 def _fix_for(text: str, path: Path) -> str:
@@ -74,10 +86,14 @@ def _fix_for(text: str, path: Path) -> str:
 
 
 def _literal(value: str) -> str | None:
+    """The value when it is a literal (any length: `master_key: sk-1234` is as bad as a long one)."""
     v = value.strip().strip("\"'")
-    if len(v) < 8 or _REFERENCE.match(v) or _PLACEHOLDER.match(v):
+    if not v or _REFERENCE.match(v) or _PLACEHOLDER.match(v):
         return None
     return v
+
+
+EXAMPLE_FIX = "this key is printed in LiteLLM's docs, so anyone can use it: generate one (`openssl rand -hex 32`), keep it in a Secret and write os.environ/VAR in the config"
 
 
 def _secret_name(name: str) -> bool:
@@ -90,6 +106,14 @@ def scan_text(text: str, path: Path) -> list[AuditFinding]:
     out: list[AuditFinding] = []
     for number, line in enumerate(text.splitlines(), start=1):
         seen: set[str] = set()
+        for m in _EXAMPLE_KEY.finditer(line):
+            seen.add(m.group(1))
+            out.append(AuditFinding(str(path), number, "LiteLLM's documented example key", None, mask(m.group(1)), EXAMPLE_FIX))
+        for m in _URL_PASSWORD.finditer(line):
+            password = m.group(1)
+            if not _REFERENCE.match(password) and not _PLACEHOLDER.match(password):
+                seen.add(password)
+                out.append(AuditFinding(str(path), number, "password in a database/Redis URL", None, mask(password), fix))
         for kind, pattern in KEY_PATTERNS:
             for m in pattern.finditer(line):
                 if not any(m.group(0) in s or s in m.group(0) for s in seen):

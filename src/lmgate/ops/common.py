@@ -2,30 +2,26 @@
 
 Unlike the gateway, an operator command must still be useful when the config cannot fully load (the
 usual reason being an `os.environ/` variable that is not exported in this shell), so `load_tolerant`
-loads with placeholders for the missing variables and says which deployments got one.
+compiles in the loader's tolerant mode: missing variables come back by name (with the file:line that
+named them) and resolve to a recognisable placeholder, and nothing is written to the environment.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import ssl
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-import yaml
 
 from lmgate.config import ConfigError, RuntimeConfig, compile_config
-from lmgate.config.loader import ENV_PREFIX, default_config_text
+from lmgate.config.loader import UNSET_PLACEHOLDER, default_config_text
 
-PLACEHOLDER = "lmgate-unset-"
-_UNSET_ERROR = re.compile(r"environment variable (\S+) is not set")
+PLACEHOLDER = UNSET_PLACEHOLDER
 DEFAULT_PROBE_TIMEOUT_S = 10.0
 
 
@@ -45,63 +41,29 @@ class LoadedConfig:
         return None
 
 
-def env_references(value: Any) -> Iterator[str]:
-    """Every variable named by an `os.environ/NAME` string anywhere in a parsed YAML value."""
-    if isinstance(value, str) and value.startswith(ENV_PREFIX):
-        yield value[len(ENV_PREFIX) :].strip()
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from env_references(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from env_references(v)
+def _loaded(config: RuntimeConfig | None, unset: dict[str, list[str]], errors: list[str]) -> LoadedConfig:
+    return LoadedConfig(config, sorted(unset), errors, [line for lines in unset.values() for line in lines])
 
 
-@contextmanager
-def _placeholders(names: list[str]) -> Iterator[None]:
-    """Set each missing variable to a recognisable placeholder for the duration of one compile."""
-    added = [n for n in names if n not in os.environ]
-    for n in added:
-        os.environ[n] = PLACEHOLDER + n
+def compile_tolerant(
+    text: str, name: str, source: Path | None = None, env: Mapping[str, str] | None = None
+) -> LoadedConfig:
+    """Compile config text; unset `os.environ/` variables are reported instead of being errors."""
     try:
-        yield
-    finally:
-        for n in added:
-            os.environ.pop(n, None)
+        cfg = compile_config(text, name, source, env=env, tolerant=True)
+    except ConfigError as exc:
+        return _loaded(None, exc.unset_env, exc.errors)
+    return _loaded(cfg, cfg.unset_env, [])
 
 
-def compile_tolerant(text: str, name: str, source: Path | None = None) -> LoadedConfig:
-    """Compile config text; unset `os.environ/` variables become placeholders instead of errors."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        data = None
-    declared = (data or {}).get("environment_variables") if isinstance(data, dict) else None
-    declared_names = set(declared) if isinstance(declared, dict) else set()
-    refs = sorted(set(env_references(data)))
-    missing = [n for n in refs if n not in os.environ and n not in declared_names]
-    env_errors: list[str] = []
-    if missing:
-        try:
-            compile_config(text, name, source)
-        except ConfigError as exc:
-            env_errors = [e for e in exc.errors if _UNSET_ERROR.search(e)]
-    with _placeholders(missing):
-        try:
-            cfg = compile_config(text, name, source)
-        except ConfigError as exc:
-            return LoadedConfig(None, missing, [e for e in exc.errors if not _UNSET_ERROR.search(e)], env_errors)
-    return LoadedConfig(cfg, missing, [], env_errors)
-
-
-def load_tolerant(path: Path | None) -> LoadedConfig:
+def load_tolerant(path: Path | None, env: Mapping[str, str] | None = None) -> LoadedConfig:
     if path is None:
-        return compile_tolerant(default_config_text(), "<embedded default.yaml>")
+        return compile_tolerant(default_config_text(), "<embedded default.yaml>", env=env)
     try:
         text = path.read_text()
     except OSError as exc:
         return LoadedConfig(None, errors=[f"{path}: cannot read the config file: {exc.strerror or exc}"])
-    return compile_tolerant(text, str(path), source=path)
+    return compile_tolerant(text, str(path), source=path, env=env)
 
 
 @dataclass(slots=True)
@@ -189,9 +151,16 @@ def new_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(headers={"User-Agent": "lmgate-ops"})
 
 
+def as_url(spec: str) -> str:
+    """A base URL from what an operator types: `host:port` (as `ollama ps` takes it) means http://host:port."""
+    spec = spec.strip()
+    return spec if "://" in spec else f"http://{spec}"
+
+
 def ollama_root(base: str) -> str:
-    """An Ollama instance root from a URL an operator might paste (`.../api`, `.../v1`, trailing slash)."""
-    base = base.strip().rstrip("/")
+    """An Ollama instance root from a URL an operator might paste (`host:port`, `.../api`, `.../v1`,
+    trailing slash)."""
+    base = as_url(base).rstrip("/")
     for suffix in ("/api/tags", "/api", "/v1"):
         if base.endswith(suffix):
             return base[: -len(suffix)]

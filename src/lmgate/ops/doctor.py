@@ -124,6 +124,20 @@ def _path_of(base: str) -> str:
     return URL(base).path.rstrip("/")
 
 
+def _server_failing(probe: Probe, rep: DeploymentReport) -> bool:
+    """A 5xx is the server failing, not a wrong api_base: say so instead of guessing at the URL."""
+    if probe.status is None or probe.status < 500:
+        return False
+    rep.add(
+        "reach",
+        "fail",
+        f"GET {probe.url} answered {probe.status}: {probe.error_message() or '(no message)'}",
+        f"{URL(probe.url).host} is reachable but failing (HTTP {probe.status}): check that server's logs or "
+        "status page and run doctor again; api_base looks right",
+    )
+    return True
+
+
 async def _ollama(session: aiohttp.ClientSession, d: Deployment, key: str | None, rep: DeploymentReport) -> bool:
     """Reach, auth, path and model checks for an Ollama deployment; True when inference may be tried."""
     base = d.api_base
@@ -132,6 +146,8 @@ async def _ollama(session: aiohttp.ClientSession, d: Deployment, key: str | None
         return False
     models = tags.data.get("models") if tags.ok and isinstance(tags.data, dict) else None
     if not isinstance(models, list):
+        if _server_failing(tags, rep):
+            return False
         origin = str(URL(base).origin())
         if _path_of(base):
             root = await request_json(session, "GET", origin + "/api/tags", headers=auth_headers(key))
@@ -267,6 +283,8 @@ async def _openai_path(
     session: aiohttp.ClientSession, d: Deployment, key: str | None, listing: Probe, rep: DeploymentReport
 ) -> None:
     """/models did not answer a model list: find out whether the base URL is the problem."""
+    if _server_failing(listing, rep):
+        return
     base = d.api_base
     origin = str(URL(base).origin())
     native = await request_json(session, "GET", origin + "/api/tags", headers=auth_headers(key))

@@ -62,7 +62,7 @@ def instances(config: RuntimeConfig | None) -> dict[str, list[str]]:
 def resolve_instance(spec: str, config: RuntimeConfig | None) -> Instance:
     ollama_deps = [d for d in (config.deployments if config else []) if d.adapter.is_ollama_instance]
     if "://" in spec or (":" in spec and spec.rsplit(":", 1)[1].isdigit()):
-        base = ollama_root(spec if "://" in spec else f"http://{spec}")
+        base = ollama_root(spec)
         key = next((d.api_key for d in ollama_deps if ollama_root(d.api_base) == base and d.api_key), None)
         return Instance(spec, base, key)
     for d in ollama_deps:

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from lmgate.core import GatewayRequest, UpstreamReply, UpstreamStream
+from lmgate.errors import BadRequest
 
 if TYPE_CHECKING:
     from lmgate.core import Deployment
@@ -65,6 +66,16 @@ class Provider(ABC):
     def catalog(self, prefix: str) -> str | None:
         """The `lmgate catalog` source that lists this upstream's models, if there is one."""
         return None
+
+    def refuse_choices(self, deployment: Deployment, request: GatewayRequest) -> None:
+        """400 for `n` > 1 on an upstream that answers one choice (said, never silently one)."""
+        n = request.canonical().get("n") if request.endpoint != "embedding" else None
+        if isinstance(n, int) and not isinstance(n, bool) and n > 1:
+            raise BadRequest(
+                f"'n': {n} is not supported by the upstream of '{request.model}' ({deployment.provider}), which "
+                f"answers one choice per request; send {n} requests instead",
+                param="n",
+            )
 
     @abstractmethod
     async def send(

@@ -153,6 +153,7 @@ class Mock(Provider):
     async def send(
         self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest
     ) -> UpstreamReply | UpstreamStream:
+        self.refuse_choices(deployment, request)
         latency = float(deployment.params.get("mock_latency") or 0)
         if latency:
             await asyncio.sleep(latency)

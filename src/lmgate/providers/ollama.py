@@ -233,6 +233,7 @@ class Ollama(Provider):
         return op, body
 
     async def _translate(self, deployment: Deployment, request: GatewayRequest) -> tuple[str, dict[str, Any]]:
+        self.refuse_choices(deployment, request)
         body = request.canonical()
         if deployment.request_defaults:
             body = {**deployment.request_defaults, **body}
@@ -288,3 +289,33 @@ class Ollama(Provider):
             resp.release()
             raise err
         return OllamaStream(resp, deployment, first, request.endpoint, request.model)
+
+
+# ---- instance operations the Ollama API serves beside inference (inbound /api/show, load and unload) ----
+
+
+async def show_model(pool: UpstreamPool, deployment: Deployment) -> dict[str, Any]:
+    """The instance's own POST /api/show answer for the deployment's model. Raises UpstreamError."""
+    body = orjson.dumps({"model": deployment.upstream_model})
+    resp = await post(pool, deployment, deployment.api_base + "/api/show", body, stream=False)
+    return (await read_json(resp, deployment))[1]
+
+
+async def load_model(pool: UpstreamPool, deployment: Deployment, operation: str, keep_alive: Any) -> dict[str, Any]:
+    """An empty chat or generate request: Ollama loads the model (or, with keep_alive 0, unloads it)
+    and answers with done_reason "load" / "unload". Raises UpstreamError."""
+    payload: dict[str, Any] = {"model": deployment.upstream_model, "stream": False}
+    if operation == "chat":
+        payload["messages"] = []
+    if keep_alive is not None:
+        payload["keep_alive"] = keep_alive
+    url = deployment.api_base + OPERATION_PATHS[operation]
+    resp = await post(pool, deployment, url, orjson.dumps(payload), stream=False)
+    return (await read_json(resp, deployment))[1]
+
+
+def unloads(keep_alive: Any) -> bool:
+    """Ollama's keep_alive 0 (a number or a duration string such as "0s", "0m") unloads the model."""
+    if isinstance(keep_alive, int | float) and not isinstance(keep_alive, bool):
+        return keep_alive == 0
+    return isinstance(keep_alive, str) and keep_alive.strip().rstrip("smh") in ("0", "0.0")

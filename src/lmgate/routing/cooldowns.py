@@ -49,7 +49,8 @@ class MemoryCooldowns(CooldownStore):
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._fails: dict[str, deque[float]] = {}
+        self._fails: dict[str, deque[float]] = {}  # counted toward the next cooldown (reset when one starts)
+        self._seen: dict[str, deque[float]] = {}  # every failure of the last minute, for /health (never reset)
         self._until: dict[str, tuple[float, str]] = {}
 
     def remaining(self, name: str) -> float:
@@ -78,25 +79,37 @@ class MemoryCooldowns(CooldownStore):
         return self.failure_now(name, allowed_fails, seconds, reason)
 
     def failure_now(self, name: str, allowed_fails: int, seconds: float, reason: str) -> bool:
-        now = self._clock()
-        fails = self._fails.get(name)
-        if fails is None:
-            fails = self._fails[name] = deque()
-        while fails and now - fails[0] > FAIL_WINDOW_S:
-            fails.popleft()
+        now = self.note_failure(name)
+        fails = _window(self._fails, name, now)
         fails.append(now)
         if len(fails) > allowed_fails:
             self.start_now(name, seconds, reason)
             return True
         return False
 
+    def note_failure(self, name: str) -> float:
+        """Count a failure for /health only (the failure that starts a cooldown included); returns now."""
+        now = self._clock()
+        _window(self._seen, name, now).append(now)
+        return now
+
     def recent_failures(self, name: str) -> int:
         now = self._clock()
-        return sum(1 for t in self._fails.get(name, ()) if now - t <= FAIL_WINDOW_S)
+        return sum(1 for t in self._seen.get(name, ()) if now - t <= FAIL_WINDOW_S)
 
     def state(self, name: str) -> tuple[float, str] | None:
         left = self.remaining(name)
         return (left, self._until[name][1]) if left > 0 else None
+
+
+def _window(times: dict[str, deque[float]], name: str, now: float) -> deque[float]:
+    """`name`'s failure times with those older than the window dropped."""
+    found = times.get(name)
+    if found is None:
+        found = times[name] = deque()
+    while found and now - found[0] > FAIL_WINDOW_S:
+        found.popleft()
+    return found
 
 
 Cooldowns = MemoryCooldowns  # the name earlier code and tests use

@@ -149,6 +149,7 @@ class RedisCooldowns(CooldownStore):
         )
         if not ok:
             return self.local.failure_now(name, allowed_fails, seconds, reason)
+        self.local.note_failure(name)  # /health counts it here at once, whatever the shared count says
         started, value = int(reply[0]), float(reply[1])
         if started:
             self._remember(name, value, reason)

@@ -22,20 +22,20 @@ from lmgate.config.runtime import RuntimeConfig
 from lmgate.core import Deployment, GatewayRequest, UpstreamReply, UpstreamStream, Usage
 from lmgate.errors import GatewayError, ModelNotFound, NoHealthyDeployment, QuotaExceeded, UpstreamError
 from lmgate.limits import MemoryQuotas, Quota, QuotaStore
-from lmgate.limits.base import WORKERS_ENV, worker_count
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing.cooldowns import CooldownStore, MemoryCooldowns
 from lmgate.routing.outcomes import Verdict, backoff_delay, classify
 from lmgate.routing.strategies import DeploymentStats, candidates
 from lmgate.routing.stream import OnClose, PeekedStream
 from lmgate.routing.trace import RouteTrace
+from lmgate.workers import SOLO, WorkerIdentity
 
 if TYPE_CHECKING:
     from lmgate.redis_link import RedisLink
 
 log = logging.getLogger("lmgate.route")
 ROUTE_HEADER = "x-lmgate-route"
-__all__ = ["WORKERS_ENV", "RouteResult", "Router", "RouterState"]
+__all__ = ["RouteResult", "Router", "RouterState"]
 
 
 @dataclass(slots=True)
@@ -82,14 +82,16 @@ class Router:
         pool: UpstreamPool,
         state: RouterState | None = None,
         rng: random.Random | None = None,
+        worker: WorkerIdentity = SOLO,
     ) -> None:
         self.config = config
+        self.worker = worker
         self.pool = pool
         self.state = state or RouterState()
         self._rng = rng or random.Random()
         # Under `--workers N` a store that is not shared gets 1/N of each quota; a shared one (Redis) the
         # whole quota (it splits by itself while Redis is down).
-        workers = 1 if self.state.quotas.shared else worker_count()
+        workers = 1 if self.state.quotas.shared else worker.count
         self._quota = {d.name: Quota(d.rpm, d.tpm, d.rpd).split(workers) for d in config.deployments}
         # simple-shuffle's first pick is a weighted draw: cumulative weights once per config
         self._cum_weights = {a: list(accumulate(d.weight for d in deps)) for a, deps in config.aliases.items()}
@@ -117,6 +119,12 @@ class Router:
                 param="model",
             )
         return deps
+
+    def admissible(self, alias: str) -> list[Deployment]:
+        """The alias's deployments that are not cooling down, in config order (for requests that go to
+        one instance directly, such as an Ollama client's /api/show or model load)."""
+        remaining = self.state.cooldowns.remaining
+        return [d for d in self.deployments(alias) if remaining(d.name) <= 0]
 
     def plan(self, alias: str) -> list[str]:
         """The aliases tried for `alias`, in order (without the special chains)."""

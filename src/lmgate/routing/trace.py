@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+COOLDOWN = "cooldown"
+QUOTA_PREFIX = "quota-"
+
+
+def is_skip(outcome: str) -> bool:
+    """A candidate passed over before anything was sent (cooling down, over quota): not an upstream failure."""
+    return outcome == COOLDOWN or outcome.startswith(QUOTA_PREFIX)
+
 
 @dataclass(slots=True)
 class RouteAttempt:
@@ -28,11 +36,11 @@ class RouteTrace:
         self.attempts.append(RouteAttempt(deployment, outcome, seconds))
 
     def skip_cooldown(self, deployment: str, remaining: float) -> None:
-        self.add(deployment, "cooldown")
+        self.add(deployment, COOLDOWN)
         self.cooldown_wait = remaining if self.cooldown_wait is None else min(self.cooldown_wait, remaining)
 
     def skip_quota(self, deployment: str, limit: str, wait: float) -> None:
-        self.add(deployment, f"quota-{limit}")
+        self.add(deployment, f"{QUOTA_PREFIX}{limit}")
         self.quota_wait = wait if self.quota_wait is None else min(self.quota_wait, wait)
 
     @property

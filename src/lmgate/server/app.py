@@ -15,17 +15,20 @@ from lmgate.providers.http import UpstreamPool
 from lmgate.routing import Router, RouterState
 from lmgate.server import health, metrics_endpoint, middleware, observe, reload
 from lmgate.server.state import STATE, GatewayState
+from lmgate.workers import SOLO, WorkerIdentity
 
 
-def create_app(config: RuntimeConfig) -> web.Application:
+def create_app(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> web.Application:
+    """The gateway for one process; `worker` says which of `--workers N` it is (quota shares, log file)."""
     app = web.Application(
         client_max_size=config.max_body_bytes,
         middlewares=[observe.observe, middleware.errors, middleware.auth],
         handler_args={"max_field_size": 65536},
     )
     pool = UpstreamPool()
-    app[STATE] = GatewayState(config=config, router=Router(config, pool, router_state(config)), pool=pool)
-    app[OBSERVER] = build_observer(config)
+    router = Router(config, pool, router_state(config, worker), worker=worker)
+    app[STATE] = GatewayState(config=config, router=router, pool=pool)
+    app[OBSERVER] = build_observer(config, worker)
     app.add_routes(health.routes())
     app.add_routes(metrics_endpoint.routes())
     app.add_routes(inbound.routes())
@@ -44,7 +47,7 @@ async def _upstream_sessions(app: web.Application) -> AsyncIterator[None]:
     await st.pool.close()
 
 
-def router_state(config: RuntimeConfig) -> RouterState:
+def router_state(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> RouterState:
     """In-memory quotas and cooldowns, or Redis-backed ones when router_settings names a Redis.
 
     The Redis settings are read once, at start-up: a reload keeps the RouterState and so the connection
@@ -58,7 +61,7 @@ def router_state(config: RuntimeConfig) -> RouterState:
     from lmgate.routing.cooldowns_redis import RedisCooldowns
 
     link = RedisLink(settings)
-    return RouterState(cooldowns=RedisCooldowns(link), quotas=RedisQuotas(link), redis=link)
+    return RouterState(cooldowns=RedisCooldowns(link), quotas=RedisQuotas(link, workers=worker.count), redis=link)
 
 
 async def _shared_state(app: web.Application) -> AsyncIterator[None]:

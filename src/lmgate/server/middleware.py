@@ -10,14 +10,15 @@ from aiohttp import web
 
 from lmgate.errors import AuthenticationFailed, BodyTooLarge, GatewayError, RouteNotFound
 from lmgate.inbound import protocol_for
-from lmgate.observability.tracking import current_record, note_error
+from lmgate.observability.tracking import current_record, id_headers, note_error
 from lmgate.server.state import STATE
 
 log = logging.getLogger("lmgate.server")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Paths any caller may reach: probes for orchestrators.
-PUBLIC_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/health/readiness"})
+# Paths any caller may reach: probes for orchestrators, and the two an Ollama client asks before it sends
+# any key ("Ollama is running", the version); none of them reveals a model, a deployment or a key.
+PUBLIC_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/health/readiness", "/", "/api/version"})
 
 
 def _from_http_exception(exc: web.HTTPException) -> GatewayError:
@@ -32,21 +33,26 @@ def _from_http_exception(exc: web.HTTPException) -> GatewayError:
 
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Render every failure in the protocol the client spoke; never a stack trace."""
+    """Render every failure in the protocol the client spoke; never a stack trace. Every answer not
+    already sent carries its `x-request-id` (streams and proxied answers set theirs in the relay)."""
+    response: web.StreamResponse
     try:
-        return await handler(request)
+        response = await handler(request)
     except GatewayError as err:
         note_error(current_record(), err)
-        return protocol_for(request).render_error(err)
+        response = protocol_for(request).render_error(err)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return protocol_for(request).render_error(_from_http_exception(exc))
+        response = protocol_for(request).render_error(_from_http_exception(exc))
     except Exception as exc:
         log.exception("unhandled error on %s %s", request.method, request.path)
         note_error(current_record(), exc)
         internal = GatewayError("internal error in the gateway; the operator's log has the details")
-        return protocol_for(request).render_error(internal)
+        response = protocol_for(request).render_error(internal)
+    if not response.prepared and "x-request-id" not in response.headers:
+        response.headers.update(id_headers(current_record(), request))
+    return response
 
 
 def presented_key(request: web.Request) -> str | None:

@@ -26,6 +26,7 @@ from lmgate.config import ConfigError, load_config
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.errors import PermissionDenied
 from lmgate.routing import Router
+from lmgate.server.environment import export_environment
 from lmgate.server.state import STATE
 
 log = logging.getLogger("lmgate.reload")
@@ -78,6 +79,7 @@ class ConfigReloader:
                     "config reload (%s) rejected; the previous config keeps serving:\n  %s", why, "\n  ".join(exc.errors)
                 )
                 return ReloadResult(False, exc.errors, exc.warnings)
+            export_environment(config)
             self._swap(config)
             self.reloads += 1
             log.info(
@@ -92,7 +94,7 @@ class ConfigReloader:
     def _swap(self, config: RuntimeConfig) -> None:
         old = self.app[STATE]
         old.pool.warm(config.deployments)
-        new = dataclasses.replace(old, config=config, router=Router(config, old.pool, old.router.state))
+        new = dataclasses.replace(old, config=config, router=Router(config, old.pool, old.router.state, worker=old.router.worker))
         # One assignment: a handler that already read the state keeps the old one to the end.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # aiohttp frowns on changing a started app

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import secrets
 import struct
 import time
 from datetime import datetime
@@ -66,9 +67,16 @@ def data_url(b64: str) -> str:
 
 
 def call_id(index: int, name: str, arguments: str) -> str:
-    """A stable tool-call id for a call that came without one."""
+    """A deterministic id for a call in a request's history that came without one: the same history
+    gets the same ids (its tool results are matched to them in the same pass)."""
     digest = hashlib.sha256(f"{index}\x00{name}\x00{arguments}".encode()).hexdigest()
     return "call_" + digest[:24]
+
+
+def new_call_id() -> str:
+    """A unique id for a call an upstream answered without one (Ollama): two conversations, or one
+    repeating a call, never share an id."""
+    return "call_" + secrets.token_hex(12)
 
 
 def parse_arguments(raw: Any) -> dict[str, Any]:
@@ -344,7 +352,7 @@ def openai_tool_calls(calls: list[Any], start: int = 0) -> list[dict[str, Any]]:
             continue
         name = str(fn.get("name", ""))
         args = dump_arguments(fn.get("arguments"))
-        ident = c.get("id") if isinstance(c.get("id"), str) and c.get("id") else call_id(n, name, args)
+        ident = c.get("id") if isinstance(c.get("id"), str) and c.get("id") else new_call_id()
         out.append({"index": n, "id": ident, "type": "function", "function": {"name": name, "arguments": args}})
     return out
 

@@ -156,8 +156,11 @@ class Timing:
     end: int = 0
 
     def fields(self, usage: dict[str, Any] | None) -> dict[str, Any]:
+        """Durations measured by the gateway: up to the first token is prompt evaluation, the rest is
+        generation. A whole (non-streamed) answer has no first-token mark: all of it counts as
+        generation, so tokens/s (eval_count / eval_duration) is a lower bound, never infinite."""
         usage = usage or {}
-        first = self.first or self.end
+        first = self.first or self.start
         return {
             "total_duration": max(0, self.end - self.start),
             "load_duration": 0,
