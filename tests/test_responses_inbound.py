@@ -108,6 +108,8 @@ def test_store_previous_response_id_retrieve_input_items_delete(gw: ServerThread
     assert c.responses.retrieve(second.id).output_text == "Your name is Ada"
     items = c.responses.input_items.list(second.id, order="asc")
     assert [i.type for i in items.data] == ["message"] and items.data[0].content[0].text == "What is my name?"
+    with pytest.raises(openai.BadRequestError):  # finished: nothing to cancel
+        c.responses.cancel(second.id)
     c.responses.delete(first.id)
     with pytest.raises(openai.NotFoundError):
         c.responses.retrieve(first.id)

@@ -131,6 +131,7 @@ class ResponsesProtocol(InboundProtocol):
                 web.get(prefix + "/responses/{id}", retrieve, allow_head=False),
                 web.delete(prefix + "/responses/{id}", remove),
                 web.get(prefix + "/responses/{id}/input_items", list_input_items, allow_head=False),
+                web.post(prefix + "/responses/{id}/cancel", cancel),
             ]
         return table
 
@@ -268,6 +269,13 @@ async def remove(request: web.Request) -> web.Response:
     if not deleted:
         raise _not_found(response_id)
     return web.Response(body=orjson.dumps({"id": response_id, "object": "response", "deleted": True}), content_type=JSON)
+
+
+async def cancel(request: web.Request) -> web.Response:
+    """Only background responses can be cancelled, and this gateway runs none: every response it
+    stored is already finished."""
+    await _stored(request)  # 404 for an unknown id, as OpenAI answers
+    raise BadRequest("only background responses can be cancelled; this response has already finished", param="response_id")
 
 
 def _limit(request: web.Request) -> int:
