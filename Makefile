@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint typecheck unit bench clean e2e-codex e2e-agents
+.PHONY: serve test lint typecheck unit bench deploy-check clean e2e-codex e2e-agents
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ e2e-agents:
 
 bench: $(STAMP)
 	bash bench/run_bench.sh
+
+# Lint, render and schema-validate the Dockerfile, Helm chart, manifests, Flux files and systemd unit
+# (docs/deploy.md). Installs its tools on first use into $(DEPLOY_TOOLS).
+DEPLOY_TOOLS ?= $(HOME)/.cache/lmgate-deploy-tools
+deploy-check: $(STAMP)
+	DEPLOY_TOOLS=$(DEPLOY_TOOLS) LMGATE=$(BIN)/lmgate bash deploy/check/run.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -20,13 +20,18 @@ LMGATE = [sys.executable, "-m", "lmgate"]
 @contextmanager
 def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
+    with running([*LMGATE, "serve", "--port", str(port), *args], port, env={**os.environ, **(env or {})}) as (url, _):
+        yield url
+
+
+@contextmanager
+def running(
+    argv: list[str], port: int, env: dict[str, str], cwd: str | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Start `argv` (a gateway listening on `port`) in its own session, wait until it is ready, stop it
+    with SIGTERM after. Yields the base URL and the process."""
     proc = subprocess.Popen(
-        [*LMGATE, "serve", "--port", str(port), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -39,9 +44,10 @@ def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 out = proc.stdout.read() if proc.stdout else ""
-                raise AssertionError(f"lmgate serve did not become ready:\n{out}")
+                raise AssertionError(f"{argv[0]} did not become ready:\n{out}")
             time.sleep(0.05)
-        yield url
+        yield url, proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)

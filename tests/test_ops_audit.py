@@ -122,3 +122,23 @@ def test_clean_files_pass_and_config_option(tmp_path):
     assert table.exit_code == 1 and "master_key" in table.stdout and "chmod 600" in table.stdout
     missing = runner.invoke(app, ["audit", "--path", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "not found" in missing.stderr  # errors go to stderr, one line
+
+
+def test_names_of_secrets_are_not_secrets(tmp_path):
+    """Helm's existingSecret and external-secrets' secretKey name a Secret and a key, SOPS values are
+    ciphertext; a literal value in a field called secretKey (MinIO-style) is still reported."""
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "existingSecret: lmgate-keys\n"
+        "externalSecret:\n"
+        "  data:\n"
+        "    - secretKey: OLLAMA_API_KEY\n"
+        "      remoteRef: {key: ai/lmgate, property: ollama_api_key}\n"
+        "stringData:\n"  # a SOPS-encrypted Secret: ciphertext, not plaintext
+        "  OLLAMA_API_KEY: ENC[AES256_GCM,data:3q2+7w==,iv:AAAAAAAAAAAAAAAAAAAAAA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n"
+    )
+    assert runner.invoke(app, ["audit", "--path", str(values)]).exit_code == 0
+    values.write_text("minio:\n  secretKey: minio-admin-2026\n")
+    result = runner.invoke(app, ["audit", "--path", str(values), "--json"])
+    assert result.exit_code == 1
+    assert [f["kind"] for f in orjson.loads(result.stdout)["findings"]][0] == "literal value in 'secretKey'"

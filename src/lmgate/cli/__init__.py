@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from lmgate.cli import catalog_cmds, config_cmds, logs_cmds, ollama_cmds, ops_cmds, serve_cmd
+from lmgate.cli import catalog_cmds, config_cmds, logs_cmds, ollama_cmds, ops_cmds, serve_cmd, service_cmds
 from lmgate.cli.common import EXIT_CODE_HELP, CliError, ExitCode, err_console, print_error
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ app.command("audit", epilog=EXIT_CODE_HELP)(ops_cmds.audit)
 app.add_typer(catalog_cmds.catalog_app, name="catalog")
 app.add_typer(ollama_cmds.ollama_app, name="ollama")
 app.add_typer(logs_cmds.logs_app, name="logs")
+app.add_typer(service_cmds.service_app, name="service")
 app.command("usage", epilog=EXIT_CODE_HELP)(logs_cmds.usage)
 
 

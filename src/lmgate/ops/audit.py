@@ -4,7 +4,7 @@ A value is reported when it looks like a provider key (known prefixes such as `s
 anywhere in a line, commented out or not; when it is one of the example keys LiteLLM's documentation
 prints (`sk-1234`: anyone can try it); when a database or Redis URL carries a password; or when a field
 named like a secret (`api_key`, `master_key`, `*_token`, `*_password`, `*secret*`) holds a literal of
-any length instead of a reference (`os.environ/VAR`, `${VAR}`, `$VAR`, a `secretKeyRef`). Values are
+any length instead of a reference (`os.environ/VAR`, `${VAR}`, `$VAR`, a `secretKeyRef`; SOPS ciphertext is not plaintext either). Values are
 never printed whole.
 """
 
@@ -39,7 +39,8 @@ SECRET_NAMES = ("api_key", "apikey", "api-key", "master_key", "secret", "secret_
 # key: value (YAML, flow or block) or KEY=value (.env); the value is quoted or runs to a separator (a
 # value opening a flow mapping or list is not one: its own pairs are matched next)
 _PAIR = re.compile(r"""["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*(?::\s+|:(?=["'])|=)\s*("[^"]*"|'[^']*'|[^\s,{}\[\]#][^\s,}\]#]*)""")
-_REFERENCE = re.compile(r"^(os\.environ/|\$\{?[A-Za-z_]|\{\{|<.*>$|secretKeyRef|valueFrom)")
+# references, and SOPS ciphertext (ENC[AES256_GCM,data:...]): neither is a plaintext secret
+_REFERENCE = re.compile(r"^(os\.environ/|\$\{?[A-Za-z_]|\{\{|<.*>$|secretKeyRef|valueFrom|ENC\[AES256_GCM\b)")
 _PLACEHOLDER = re.compile(r"^(x+|\.+|\*+|changeme|null|none|true|false|~|your[-_].*|.*[-_]here)$", re.IGNORECASE)
 SCANNED_SUFFIXES = (".yaml", ".yml", ".json", ".env", ".toml", ".ini", ".conf", ".cfg")
 SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".tox"})
@@ -94,10 +95,15 @@ def _literal(value: str) -> str | None:
 
 
 EXAMPLE_FIX = "this key is printed in LiteLLM's docs, so anyone can use it: generate one (`openssl rand -hex 32`), keep it in a Secret and write os.environ/VAR in the config"
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
-def _secret_name(name: str) -> bool:
+def _secret_name(name: str, value: str) -> bool:
+    """A field that holds a secret's value, as opposed to naming a Secret object or one of its keys:
+    Helm's `existingSecret: <Secret name>`, external-secrets' `secretKey: <ENV_NAME>`."""
     n = name.lower().rsplit(".", 1)[-1]
+    if n == "existingsecret" or (n == "secretkey" and _ENV_NAME.fullmatch(value)):
+        return False
     return n.endswith(SECRET_NAMES) or ("secret" in n and not n.endswith(("ref", "name")))
 
 
@@ -125,7 +131,7 @@ def scan_text(text: str, path: Path) -> list[AuditFinding]:
         for m in _PAIR.finditer(code):
             name, value = m.group(1), m.group(2)
             literal = _literal(value)
-            if literal and _secret_name(name) and not any(literal in s or s in literal for s in seen):
+            if literal and _secret_name(name, literal) and not any(literal in s or s in literal for s in seen):
                 seen.add(literal)
                 out.append(AuditFinding(str(path), number, f"literal value in '{name}'", name, mask(literal), fix))
     return out
