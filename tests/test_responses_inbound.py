@@ -161,6 +161,10 @@ def test_hosted_tools_are_dropped_with_a_warning(gw: ServerThread, upstream: Fak
     assert raw.parse().output_text == "hello from upstream"
     assert "web_search" in raw.headers["x-lmgate-warning"]
     assert [t["function"]["name"] for t in upstream.seen[-1].body["tools"]] == ["exec_command"]
+    with client(gw).responses.with_streaming_response.create(model="coder", input="hi", tools=[{"type": "web_search"}], stream=True) as streamed:
+        assert "web_search" in streamed.headers["x-lmgate-warning"]
+        assert "response.completed" in streamed.read().decode()
+    assert "tools" not in upstream.seen[-1].body
 
 
 def test_bad_requests_are_openai_errors_before_any_upstream(gw: ServerThread, upstream: FakeOpenAIUpstream) -> None:
