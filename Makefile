@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint typecheck unit bench deploy-check clean e2e-codex e2e-agents
+.PHONY: serve test lint typecheck unit bench deploy-check e2e-claude e2e-codex e2e-agents clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,18 @@ e2e-agents:
 
 bench: $(STAMP)
 	bash bench/run_bench.sh
+
+# Real agent clients, installed once from npm into a cache directory (not part of `make test`).
+E2E_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/lmgate-e2e
+CLAUDE  := $(E2E_DIR)/node_modules/.bin/claude
+
+$(CLAUDE):
+	mkdir -p $(E2E_DIR)
+	cd $(E2E_DIR) && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --no-audit --no-fund @anthropic-ai/claude-code
+
+# Claude Code -> lmgate -> a loopback model (OpenAI-compatible and Ollama): one Bash tool round trip each.
+e2e-claude: $(STAMP) $(CLAUDE)
+	LMGATE_E2E_CLAUDE=$(CLAUDE) $(BIN)/pytest tests/e2e_claude_code.py -q
 
 # Lint, render and schema-validate the Dockerfile, Helm chart, manifests, Flux files and systemd unit
 # (docs/deploy.md). Installs its tools on first use into $(DEPLOY_TOOLS).

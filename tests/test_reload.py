@@ -87,6 +87,7 @@ def test_reload_needs_the_master_key(tmp_path, two, make_gateway):
     [
         ("model_list: [\n", "not valid YAML"),
         ("", "the config is empty"),  # a file caught mid-write: never an unguarded gateway with no models
+        ("model_list:\n  - model_name: m\n    litellm_params: {model: mock/x}\n", "never turns authentication off"),
         ("model_list:\n  - model_name: m\n    litellm_params: {model: nope/x}\n", "unknown provider 'nope'"),
         (None, "'ghost' is not a model_name"),
     ],

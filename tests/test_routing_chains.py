@@ -1,4 +1,4 @@
-"""Fallback chains at load time: validation (unknown aliases, cycles, explicit-only targets), resolution,
+"""Fallback chains at load time: validation (unknown aliases, explicit-only targets; cycles accepted), resolution,
 `lmgate models`, and the K3s gatekeeper example end to end with each tier killed in turn."""
 
 from __future__ import annotations
@@ -77,12 +77,15 @@ def test_unknown_alias_is_an_error_with_file_and_line():
     assert "'ghost' is not a model_name" in errors_of("litellm_settings:\n  fallbacks: [{ghost: [a]}]\n")[0]
 
 
-def test_cycles_are_errors():
-    errs = errors_of("litellm_settings:\n  fallbacks: [{a: [b]}, {b: [c]}, {c: [a]}]\n")
-    assert len(errs) == 1 and "fallback cycle: a -> b -> c -> a" in errs[0]
-    assert "falls back to itself" in errors_of("litellm_settings:\n  fallbacks: [{a: [a]}]\n")[0]
-    errs = errors_of("litellm_settings:\n  context_window_fallbacks: [{a: [b]}, {b: [a]}]\n")
-    assert "context_window_fallbacks: fallback cycle" in errs[0]
+def test_cycles_are_accepted_and_each_chain_lists_an_alias_once():
+    cycle = "litellm_settings:\n  fallbacks: [{a: [b]}, {b: [c]}, {c: [a]}]\n"
+    cfg = load("router_settings: {recursive_fallbacks: true}\n" + cycle)
+    assert cfg.chains["a"].fallbacks == ("b", "c")
+    assert cfg.chains["c"].fallbacks == ("a", "b")
+    assert load(cycle).chains["c"].fallbacks == ("a",)
+    cfg = load("litellm_settings:\n  fallbacks: [{a: [a, b]}]\n  context_window_fallbacks: [{a: [b]}, {b: [a]}]\n")
+    assert cfg.chains["a"].fallbacks == ("b",), "a loop of one is dropped"
+    assert cfg.chains["b"].context_window == ("a",)
 
 
 def test_explicit_only_alias_may_not_be_a_target():

@@ -46,6 +46,8 @@ class GatewayRequest:
     # the inbound protocol's translation of `body` to the OpenAI form; None when body already is OpenAI
     to_canonical: Callable[[GatewayRequest], dict[str, Any]] | None = field(default=None, repr=False)
     received_ns: int = 0  # perf_counter_ns when the handler started, for protocols that report durations
+    # client headers an upstream of the same wire should see (Anthropic's `anthropic-beta`)
+    forward_headers: dict[str, str] = field(default_factory=dict)
     canonical_body: dict[str, Any] | None = field(default=None, repr=False)  # computed once, by canonical()
 
     def canonical(self) -> dict[str, Any]:
@@ -130,6 +132,7 @@ class Deployment:
     rpm: int | None = None
     tpm: int | None = None
     rpd: int | None = None
+    max_parallel: int | None = None  # requests in flight at once (max_parallel_requests)
     weight: float = 1.0
     extra_headers: dict[str, str] = field(default_factory=dict)
     organization: str | None = None
@@ -138,6 +141,8 @@ class Deployment:
     params: dict[str, Any] = field(default_factory=dict)
     # OpenAI request parameters from litellm_params, applied when the client did not send them
     request_defaults: dict[str, Any] = field(default_factory=dict)
+    # request parameters removed before sending (drop_params / additional_drop_params)
+    drop_keys: frozenset[str] = frozenset()
     # prepared at compile time (config/loader.py), read on the request path
     headers: dict[str, str] = field(default_factory=dict, repr=False)  # what the adapter sends, auth included
     timeouts: Timeouts | None = field(default=None, repr=False)

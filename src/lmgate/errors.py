@@ -9,6 +9,7 @@
     ├── ModelNotFound (404)           alias unknown to this gateway
     ├── RouteNotFound (404)
     ├── BodyTooLarge (413)
+    ├── ProviderNotSupported (501)    the alias is served only by providers lmgate does not support yet
     ├── QuotaExceeded (429)           every candidate is over its upstream quota (rpm/tpm/rpd); nothing was sent
     ├── NoHealthyDeployment (503)     every candidate is cooling down after failures; nothing was sent
     └── UpstreamError                 an upstream attempt failed; `retryable` says whether another candidate may help
@@ -89,6 +90,14 @@ class BodyTooLarge(GatewayError):
     status = 413
     type = "invalid_request_error"
     code = "request_too_large"
+
+
+class ProviderNotSupported(GatewayError):
+    """The alias exists in the config, but only with deployments of providers lmgate does not serve yet."""
+
+    status = 501
+    type = "invalid_request_error"
+    code = "provider_not_supported"
 
 
 class QuotaExceeded(GatewayError):

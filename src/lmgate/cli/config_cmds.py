@@ -60,6 +60,7 @@ def validate(
                 )
             raise typer.Exit(ExitCode.CHECK_FAILED) from None
     print_problems(f"{len(cfg.warnings)} warning(s):", cfg.warnings, "yellow")
+    print_problems(f"{len(cfg.inert)} key(s) accepted without effect:", cfg.inert, "cyan")
     unset = f"; {len(cfg.unset_env)} variable(s) not set" if cfg.unset_env else ""
     console.print(
         f"[green]valid[/green]: {len(cfg.aliases)} models, {len(cfg.deployments)} deployments{unset} "
@@ -84,6 +85,9 @@ def _rows(cfg: RuntimeConfig) -> list[dict[str, Any]]:
         }
         for alias, deps in cfg.aliases.items()
         for d in deps
+    ] + [  # loaded, never routed to: "provider X is not supported by lmgate yet"
+        {"alias": u.alias, "deployment": "-", "model": u.model, "upstream_host": "-", "timeout_s": None, "mode": u.reason}
+        for u in cfg.unsupported
     ]
 
 
@@ -101,7 +105,8 @@ def models(config: ConfigOption = None, json_out: JsonOption = False) -> None:
     for col in ("alias", "deployment", "provider/model", "upstream host", "timeout s", "mode"):
         table.add_column(col)
     for r in _rows(cfg):
-        cells = (r["alias"], r["deployment"], r["model"], r["upstream_host"], f"{r['timeout_s']:g}", r["mode"])
+        timeout = f"{r['timeout_s']:g}" if r["timeout_s"] is not None else "-"
+        cells = (r["alias"], r["deployment"], r["model"], r["upstream_host"], timeout, r["mode"])
         table.add_row(*(Text(c) for c in cells))
     console.print(table)
     if cfg.aliases:

@@ -2,14 +2,16 @@
 
 Fallback lists come from `router_settings` (wins) or `litellm_settings`. Checked at load time: every
 alias named must exist, explicit-only aliases (`model_info.fallback_target: false`) may not be a target,
-no alias falls back to itself, and no chain has a cycle. Fallbacks of fallbacks are followed only with
-`router_settings.recursive_fallbacks: true`.
+and no alias falls back to itself. Cycles (`a: [b]`, `b: [a]`, legal in LiteLLM) are accepted: a chain
+lists each alias once, never its own, and at most `max_fallbacks` of them. Fallbacks of fallbacks are
+followed only with `router_settings.recursive_fallbacks: true`. Aliases served only by providers lmgate
+does not support yet are left out of every chain (they are reported once, per deployment).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -40,6 +42,9 @@ class RoutingPolicy:
     max_fallbacks: int = DEFAULT_MAX_FALLBACKS
     backoff_base: float = DEFAULT_BACKOFF_BASE_S
     backoff_max: float = DEFAULT_BACKOFF_MAX_S
+    # router_settings.retry_policy / allowed_fails_policy, by LiteLLM error class (routing/error_classes.py)
+    retry_by_class: dict[str, int] = field(default_factory=dict)
+    fails_by_class: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +93,17 @@ def explicit_only(deps: Sequence[Deployment]) -> bool:
 
 
 class _Checker:
-    def __init__(self, aliases: dict[str, list[Deployment]], problem: Problem, errors: list[str]) -> None:
+    def __init__(
+        self, aliases: dict[str, list[Deployment]], unserved: frozenset[str], problem: Problem, errors: list[str]
+    ) -> None:
         self.aliases = aliases
+        self.unserved = unserved
         self.problem = problem
         self.errors = errors
 
     def target(self, path: tuple[str | int, ...], name: str) -> bool:
+        if name in self.unserved:
+            return False
         if name not in self.aliases:
             self.errors.append(self.problem(path, f"'{name}' is not a model_name in model_list"))
             return False
@@ -109,6 +119,8 @@ class _Checker:
         for i, entry in enumerate(entries):
             for alias, targets in entry.items():
                 path: tuple[str | int, ...] = (section, kind, i, alias)
+                if alias in self.unserved:
+                    continue
                 if alias not in self.aliases:
                     self.errors.append(self.problem(path, f"'{alias}' is not a model_name in model_list"))
                     continue
@@ -118,36 +130,13 @@ class _Checker:
                 good: list[str] = []
                 for j, name in enumerate(targets):
                     if name == alias:
-                        self.errors.append(self.problem((*path, j), f"'{alias}' falls back to itself"))
-                    elif name in good:
+                        continue  # a loop of one: the alias was just tried
+                    if name in good:
                         self.errors.append(self.problem((*path, j), f"'{name}' is listed twice"))
                     elif self.target((*path, j), name):
                         good.append(name)
                 out[alias] = good
-        self.cycles(section, kind, out)
         return out
-
-    def cycles(self, section: str, kind: str, graph: dict[str, list[str]]) -> None:
-        done: set[str] = set()
-        reported: set[frozenset[str]] = set()
-
-        def visit(node: str, stack: list[str]) -> None:
-            if node in stack:
-                loop = stack[stack.index(node) :] + [node]
-                if frozenset(loop) not in reported:
-                    reported.add(frozenset(loop))
-                    self.errors.append(self.problem((section, kind), f"fallback cycle: {' -> '.join(loop)}"))
-                return
-            if node in done:
-                return
-            stack.append(node)
-            for nxt in graph.get(node, ()):
-                visit(nxt, stack)
-            stack.pop()
-            done.add(node)
-
-        for start in graph:
-            visit(start, [])
 
 
 def _expand(alias: str, graph: dict[str, list[str]], recursive: bool, limit: int) -> tuple[str, ...]:
@@ -166,11 +155,16 @@ def _expand(alias: str, graph: dict[str, list[str]], recursive: bool, limit: int
 
 
 def compile_chains(
-    cfg: ConfigFile, aliases: dict[str, list[Deployment]], policy: RoutingPolicy, problem: Problem, errors: list[str]
+    cfg: ConfigFile,
+    aliases: dict[str, list[Deployment]],
+    policy: RoutingPolicy,
+    problem: Problem,
+    errors: list[str],
+    unserved: frozenset[str] = frozenset(),
 ) -> dict[str, FallbackChain]:
     """Validate every fallback list and resolve each alias's chain; problems go to `errors`."""
     rs, ls = cfg.router_settings, cfg.litellm_settings
-    check = _Checker(aliases, problem, errors)
+    check = _Checker(aliases, unserved, problem, errors)
     graphs: dict[str, dict[str, list[str]]] = {}
     for kind in KINDS:
         section = "router_settings" if getattr(rs, kind) is not None else "litellm_settings"

@@ -25,11 +25,17 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from lmgate.accounting.prices import unit_prices
+from lmgate.config.aliases import compile_aliases
 from lmgate.config.chains import compile_chains, compile_policy
-from lmgate.config.runtime import RuntimeConfig
+from lmgate.config.includes import KEY as INCLUDE_KEY
+from lmgate.config.includes import Lines, merge_includes
+from lmgate.config.inert import NO_EFFECT, inert_keys
+from lmgate.config.runtime import RuntimeConfig, UnsupportedDeployment
 from lmgate.config.schema import ConfigFile, ModelEntry
 from lmgate.core import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Deployment, Timeouts
 from lmgate.providers import adapter_for, known_prefixes
+from lmgate.providers.unsupported import unservable
+from lmgate.routing.error_classes import FAILS_SUFFIX, RETRY_SUFFIX, compile_class_policy
 
 ENV_PREFIX = "os.environ/"
 UNSET_PLACEHOLDER = "lmgate-unset-"  # tolerant mode: the value an unset variable resolves to, + its name
@@ -110,14 +116,14 @@ def _exports(data: dict[str, Any]) -> dict[str, str]:
 class _Doc:
     name: str
     data: dict[str, Any]
-    lines: dict[Path_, int]
+    lines: Lines  # path -> (file, line); `include:`d values point into their own file
 
     def where(self, path: Path_) -> str:
         """`file:line` for the deepest part of `path` that exists in the file."""
         for end in range(len(path), -1, -1):
-            line = self.lines.get(tuple(path[:end]))
-            if line is not None:
-                return f"{self.name}:{line}"
+            hit = self.lines.get(tuple(path[:end]))
+            if hit is not None:
+                return f"{hit[0]}:{hit[1]}"
         return self.name
 
     def label(self, path: Path_) -> str:
@@ -138,16 +144,16 @@ class _Doc:
         return f"{self.where(path)}: {self.label(path)}: {what}"
 
 
-def _line_map(node: yaml.Node, path: Path_ = ()) -> Iterator[tuple[Path_, int]]:
-    yield path, node.start_mark.line + 1
+def _line_map(node: yaml.Node, file: str, path: Path_ = ()) -> Iterator[tuple[Path_, tuple[str, int]]]:
+    yield path, (file, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             sub = (*path, str(key.value))
-            yield from _line_map(value, sub)
-            yield sub, key.start_mark.line + 1
+            yield from _line_map(value, file, sub)
+            yield sub, (file, key.start_mark.line + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            yield from _line_map(item, (*path, i))
+            yield from _line_map(item, file, (*path, i))
 
 
 def _parse(text: str, name: str) -> _Doc:
@@ -163,8 +169,26 @@ def _parse(text: str, name: str) -> _Doc:
         raise ConfigError([f"{name}:1: the config is empty; it needs at least a model_list"])
     if not isinstance(data, dict):
         raise ConfigError([f"{name}:1: the config must be a mapping with keys such as model_list"])
-    lines = dict(_line_map(node)) if node is not None else {}
+    lines = dict(_line_map(node, name)) if node is not None else {}
     return _Doc(name, data, lines)
+
+
+def _parse_part(text: str, name: str) -> tuple[dict[str, Any], Lines]:
+    doc = _parse(text, name)
+    return doc.data, doc.lines
+
+
+def _with_includes(doc: _Doc, source: Path | None) -> _Doc:
+    """`include:` files merged in (config/includes.py), relative to the config's directory (else the
+    working directory); their problems raise at once."""
+    if INCLUDE_KEY not in doc.data:
+        return doc
+    errors: list[str] = []
+    base, seen = (source.parent, (source.resolve(),)) if source else (Path.cwd(), ())
+    merge_includes(doc.data, doc.lines, doc.name, base, _parse_part, errors, seen)
+    if errors:
+        raise ConfigError(errors)
+    return doc
 
 
 def _resolve_env(doc: _Doc, value: Any, path: Path_, env: _Environment, errors: list[str]) -> Any:
@@ -184,9 +208,9 @@ def _unknown_keys(doc: _Doc, model: BaseModel, path: Path_, allowed: frozenset[s
 
 
 def _section_warnings(doc: _Doc, cfg: ConfigFile) -> list[str]:
-    warnings = _unknown_keys(doc, cfg, ())
+    warnings = _unknown_keys(doc, cfg, (), NO_EFFECT[""])
     for section in ("router_settings", "litellm_settings", "general_settings"):
-        warnings += _unknown_keys(doc, getattr(cfg, section), (section,))
+        warnings += _unknown_keys(doc, getattr(cfg, section), (section,), NO_EFFECT[section])
     return warnings
 
 
@@ -226,13 +250,22 @@ def _compile_entry(
 
     extras = dict(params.model_extra or {})
     provider_params = {k: extras.pop(k) for k in list(extras) if k in adapter.param_keys}
+    for key, var in adapter.param_env.items():
+        if provider_params.get(key) is None and (value := env.get(var)):
+            provider_params[key] = value
     request_defaults = {k: extras.pop(k) for k in list(extras) if k in REQUEST_DEFAULT_KEYS}
     for key in COST_KEYS:
         if key in extras and getattr(entry.model_info, key) is None:
             setattr(entry.model_info, key, extras.pop(key))
-    warnings += [doc.problem((*path, "litellm_params", k), "unknown key, kept but not used by lmgate") for k in extras]
+    warnings += [
+        doc.problem((*path, "litellm_params", k), "unknown key, kept but not used by lmgate")
+        for k in extras
+        if k not in NO_EFFECT["litellm_params"]
+    ]
 
     rs = cfg.router_settings
+    drop = params.drop_params if params.drop_params is not None else cfg.litellm_settings.drop_params
+    drop_keys = (adapter.unsupported_params(prefix) if drop else frozenset()) | frozenset(params.additional_drop_params or ())
     return Deployment(
         alias=entry.model_name,
         name=entry.model_info.id or entry.model_name,
@@ -248,6 +281,8 @@ def _compile_entry(
         rpm=params.rpm,
         tpm=params.tpm,
         rpd=params.rpd,
+        max_parallel=params.max_parallel_requests,
+        drop_keys=drop_keys,
         weight=params.weight if params.weight is not None else float(params.rpm or 1),
         extra_headers=dict(params.extra_headers),
         organization=params.organization,
@@ -300,7 +335,7 @@ def compile_config(
     `tolerant`: unset `os.environ/` variables are collected in `unset_env` (and resolve to
     UNSET_PLACEHOLDER + name) instead of being errors; for commands that only read a config.
     """
-    doc = _parse(text, name)
+    doc = _with_includes(_parse(text, name), source)
     errors: list[str] = []
     environment = _Environment(dict(os.environ) if env is None else env, _exports(doc.data), tolerant)
     resolved = _resolve_env(doc, doc.data, (), environment, errors)
@@ -312,7 +347,14 @@ def compile_config(
         raise ConfigError(errors, unset_env=environment.unset) from None
     warnings = _section_warnings(doc, cfg)
     deployments: list[Deployment] = []
+    unsupported: list[UnsupportedDeployment] = []
     for index, entry in enumerate(cfg.model_list):
+        if (skip := unservable(entry.litellm_params.model)) is not None:
+            at = ("model_list", index, "litellm_params", "model")
+            provider, why = skip
+            unsupported.append(UnsupportedDeployment(entry.model_name, provider, entry.litellm_params.model, doc.where(at), why))
+            warnings.append(doc.problem(at, f"{why}; this deployment is never routed to"))
+            continue
         dep = _compile_entry(doc, cfg, index, entry, environment, errors, warnings)
         if dep is not None:
             deployments.append(dep)
@@ -320,8 +362,17 @@ def compile_config(
     aliases: dict[str, list[Deployment]] = {}
     for d in deployments:
         aliases.setdefault(d.alias, []).append(d)
+    unserved = frozenset(u.alias for u in unsupported) - aliases.keys()
     policy = compile_policy(cfg)
-    chains = compile_chains(cfg, aliases, policy, doc.problem, errors)
+    policy = replace(
+        policy,
+        retry_by_class=compile_class_policy(cfg.router_settings.retry_policy, RETRY_SUFFIX, "retry_policy", doc.problem, errors),
+        fails_by_class=compile_class_policy(
+            cfg.router_settings.allowed_fails_policy, FAILS_SUFFIX, "allowed_fails_policy", doc.problem, errors
+        ),
+    )
+    chains = compile_chains(cfg, aliases, policy, doc.problem, errors, unserved)
+    names = compile_aliases(cfg.router_settings.model_group_alias, aliases, unserved, doc.problem, errors)
     if errors:
         raise ConfigError(errors, warnings, environment.unset)
     return RuntimeConfig(
@@ -335,6 +386,9 @@ def compile_config(
         chains=chains,
         environment_variables=environment.exports,
         unset_env=environment.unset,
+        unsupported=unsupported,
+        names=names,
+        inert=[doc.problem(path, what) for path, what in inert_keys(doc.data)],
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lmgate.config.aliases import AliasTable
 from lmgate.config.chains import FallbackChain, RoutingPolicy
 from lmgate.core import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Deployment
 
@@ -19,6 +20,18 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_CONNECT_TIMEOUT_S", "DEFAULT_TIMEOUT_S", "Deployment", "RuntimeConfig"]
 DEFAULT_MAX_BODY_MB = 32.0
 DEFAULT_WATCH_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class UnsupportedDeployment:
+    """A model_list entry of a provider LiteLLM knows and lmgate does not serve yet: loaded, reported
+    (validate, doctor, models), never routed to."""
+
+    alias: str
+    provider: str
+    model: str  # litellm_params.model as written
+    where: str  # file:line
+    reason: str = ""  # why it is never routed to: "provider 'bedrock' is not supported by lmgate yet"
 
 
 @dataclass(slots=True)
@@ -36,10 +49,28 @@ class RuntimeConfig:
     environment_variables: dict[str, str] = field(default_factory=dict)
     # tolerant loads only: unset `os.environ/` variable -> the file:line problems that name it
     unset_env: dict[str, list[str]] = field(default_factory=dict)
+    unsupported: list[UnsupportedDeployment] = field(default_factory=list)
+    names: AliasTable = field(default_factory=AliasTable)  # group aliases and wildcards
+    inert: list[str] = field(default_factory=list)  # "file:line: key: accepted, no effect in lmgate"
 
     def __post_init__(self) -> None:
         if not self.by_name:
             self.by_name = {d.name: d for d in self.deployments}
+
+    def resolve(self, requested: str) -> str | None:
+        """The alias (model_name) a requested model name routes to, or None."""
+        return self.names.resolve(requested, self.aliases)
+
+    def unserved(self, alias: str) -> list[UnsupportedDeployment]:
+        """The unsupported deployments of `alias` when it has no other (else empty)."""
+        if alias in self.aliases:
+            return []
+        return [u for u in self.unsupported if u.alias == alias]
+
+    def listed_models(self) -> list[str]:
+        """What /v1/models lists: the aliases (wildcard ones aside) and the visible group aliases."""
+        shown = [a for a in self.aliases if a not in self.names.wildcard_aliases]
+        return shown + [g for g in self.names.listed if self.names.exact[g] in self.aliases]
 
     @property
     def master_key(self) -> str | None:

@@ -29,6 +29,9 @@ class LitellmParams(_Section):
     weight: float | None = Field(default=None, ge=0)
     extra_headers: dict[str, str] = Field(default_factory=dict)
     organization: str | None = None
+    max_parallel_requests: int | None = Field(default=None, ge=1)
+    drop_params: bool | None = None
+    additional_drop_params: list[str] | None = None
 
     @field_validator("model")
     @classmethod
@@ -92,6 +95,7 @@ class RouterSettings(_Section):
     redis_password: SecretStr | None = None
     redis_url: SecretStr | None = None
     enable_pre_call_checks: bool | None = None
+    default_max_parallel_requests: int | None = Field(default=None, ge=1)
     model_group_alias: dict[str, Any] | None = None
     fallbacks: FallbackList | None = None
     context_window_fallbacks: FallbackList | None = None

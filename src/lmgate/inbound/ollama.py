@@ -49,11 +49,11 @@ def _json(obj: Any) -> web.Response:
 
 def _resolve(request: web.Request, name: Any) -> str:
     """The alias an Ollama client means (`alias` or `alias:latest`); 404 in Ollama's words otherwise."""
-    aliases = state(request).config.aliases
+    cfg = state(request).config
     if isinstance(name, str) and name:
-        if name in aliases:
+        if cfg.resolve(name) is not None:
             return name
-        if name.endswith(":latest") and name[: -len(":latest")] in aliases:
+        if name.endswith(":latest") and cfg.resolve(name[: -len(":latest")]) is not None:
             return name[: -len(":latest")]
     if not isinstance(name, str) or not name:
         raise BadRequest("model is required")
@@ -93,7 +93,8 @@ def _card(alias: str, dep: Deployment, loaded_at: int) -> dict[str, Any]:
 
 async def tags(request: web.Request) -> web.Response:
     cfg = state(request).config
-    return _json({"models": [_card(a, deps[0], cfg.loaded_at) for a, deps in cfg.aliases.items()]})
+    names = cfg.listed_models()  # aliases and visible group aliases, as /v1/models lists them
+    return _json({"models": [_card(n, cfg.aliases[cfg.resolve(n) or n][0], cfg.loaded_at) for n in names]})
 
 
 def _capabilities(dep: Deployment) -> list[str]:
@@ -111,7 +112,7 @@ async def show(request: web.Request) -> web.Response:
     body = await read_json_body(request)
     st = state(request)
     cfg = st.config
-    alias = _resolve(request, body.get("model") or body.get("name"))
+    alias = st.router.resolve(_resolve(request, body.get("model") or body.get("name")))
     for dep in st.router.admissible(alias):
         if dep.adapter.is_ollama_instance:
             try:
@@ -161,7 +162,9 @@ async def _load(request: web.Request, alias: str, operation: str, keep_alive: An
     An alias with no Ollama deployment has nothing to load: answered here, as Ollama would."""
     st = state(request)
     unload = unloads(keep_alive)
-    targets = [d for d in (st.router.deployments(alias) if unload else st.router.admissible(alias)) if d.adapter.is_ollama_instance]
+    routed = st.router.resolve(alias)
+    candidates = st.router.deployments(routed) if unload else st.router.admissible(routed)
+    targets = [d for d in candidates if d.adapter.is_ollama_instance]
     answer: dict[str, Any] | None = None
     for dep in targets if unload else targets[:1]:
         reply = await load_model(st.pool, dep, operation, keep_alive)

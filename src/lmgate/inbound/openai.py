@@ -125,15 +125,20 @@ def _model_card(alias: str, created: int) -> dict[str, Any]:
 
 
 async def list_models(request: web.Request) -> web.Response:
+    """The aliases and visible group aliases; wildcard routes (`groq/*`) only with
+    `?return_wildcard_routes=true`, as LiteLLM lists them when it knows no model list for the provider."""
     cfg = state(request).config
-    data = [_model_card(alias, cfg.loaded_at) for alias in cfg.aliases]
+    names = cfg.listed_models()
+    if request.query.get("return_wildcard_routes", "").lower() == "true":
+        names += [n for n in cfg.names.wildcard_aliases if n in cfg.aliases]
+    data = [_model_card(name, cfg.loaded_at) for name in names]
     return web.Response(body=orjson.dumps({"object": "list", "data": data}), content_type=JSON)
 
 
 async def get_model(request: web.Request) -> web.Response:
     alias = request.match_info["model"]
     cfg = state(request).config
-    if alias not in cfg.aliases:
+    if cfg.resolve(alias) not in cfg.aliases:
         raise ModelNotFound(
             f"model '{alias}' is not served by this gateway; GET /v1/models lists the available models",
             param="model",

@@ -36,16 +36,22 @@ def current_record() -> RequestRecord | None:
     return CURRENT.get()
 
 
+def request_id(rec: RequestRecord | None) -> str:
+    """lmgate's own id of this request (the request log's key); a fresh one when nothing observes it."""
+    if rec is None:
+        return REQUEST_IDS.format(REQUEST_IDS.next())
+    if not rec.request_id:
+        rec.request_id = REQUEST_IDS.format(rec._seq)
+    return rec.request_id
+
+
 def id_headers(rec: RequestRecord | None, request: Any) -> dict[str, str]:
     """`x-request-id`: lmgate's own id of this request (the request log's key); a client's own
     `x-request-id` is kept beside it and echoed as `x-client-request-id`."""
-    if rec is None:  # nothing observes: an id all the same
-        return {"x-request-id": REQUEST_IDS.format(REQUEST_IDS.next())}
-    if not rec.request_id:
-        rec.request_id = REQUEST_IDS.format(rec._seq)
+    ident = request_id(rec)
     client = request.headers.get("x-request-id")
-    if not client:
-        return {"x-request-id": rec.request_id}
+    if rec is None or not client:
+        return {"x-request-id": ident}
     rec.client_request_id = client[:200]
     return {"x-request-id": rec.request_id, "x-client-request-id": rec.client_request_id}
 

@@ -19,6 +19,7 @@ import aiohttp
 from yarl import URL
 
 from lmgate.config import Deployment
+from lmgate.config.runtime import UnsupportedDeployment
 from lmgate.core import GatewayRequest
 from lmgate.errors import GatewayError
 from lmgate.ops import names
@@ -246,12 +247,34 @@ async def _openai(session: aiohttp.ClientSession, d: Deployment, key: str | None
     check_path = d.adapter.key_check_path(d.provider)
     if check_path and not await _key_check(session, d, key, check_path, rep):
         return False
+    return _model_listed(d, ids, f"{base}/models", rep)
+
+
+async def _anthropic(session: aiohttp.ClientSession, d: Deployment, key: str | None, rep: DeploymentReport) -> bool:
+    """Anthropic lists models at <base>/v1/models with its own auth (x-api-key, anthropic-version)."""
+    url = d.api_base + "/v1/models"
+    headers = {k: v for k, v in d.headers.items() if k.lower() != "x-api-key"} | ({"x-api-key": key} if key else {})
+    listing = await request_json(session, "GET", url, headers=headers)
+    if not _transport_ok(listing, d.api_base, rep, ollama=False) or not _auth_ok(listing, d, rep):
+        return False
+    data = listing.data.get("data") if listing.ok and isinstance(listing.data, dict) else None
+    if not isinstance(data, list):
+        fix = "api_base: the API's root, e.g. https://api.anthropic.com (lmgate appends /v1/messages)"
+        rep.add("path", "fail", f"GET {url} answered {listing.status}: {listing.error_message() or '(no model list)'}", fix)
+        return False
+    ids = [str(m.get("id")) for m in data if isinstance(m, dict)]
+    rep.add("reach", "ok", f"{url} answered in {listing.elapsed * 1000:.0f} ms ({len(ids)} models)")
+    return _model_listed(d, ids, url, rep)
+
+
+def _model_listed(d: Deployment, ids: list[str], listing_url: str, rep: DeploymentReport) -> bool:
     if d.upstream_model in ids:
         rep.add("model", "ok", f"model {d.upstream_model} is listed")
         return True
+    base = d.api_base
     near = names.closest(d.upstream_model, ids)
     hint = f" (closest: {', '.join(near)})" if near else ""
-    fix = f"model: {d.provider}/{near[0]}" if near else f"pick a model from GET {base}/models"
+    fix = f"model: {d.provider}/{near[0]}" if near else f"pick a model from GET {listing_url}"
     if source := d.adapter.catalog(d.provider):
         fix = f"lmgate catalog {source} --config <this file> (suggests replacements; --write applies them)"
     rep.add("model", "fail", f"{URL(base).host} does not list '{d.upstream_model}'{hint}", fix)
@@ -355,10 +378,12 @@ async def check_deployment(
         return rep
     probe = d.adapter.probe
     if probe == "none":
-        rep.add("reach", "ok", "built in (no network)")
+        rep.add("reach", "ok", "no listing probe for this provider: --deep sends it one tiny request" if d.adapter.needs_network else "built in (no network)")
         usable = True
     elif probe == "ollama":
         usable = await _ollama(session, d, key, rep)
+    elif probe == "anthropic":
+        usable = await _anthropic(session, d, key, rep)
     else:
         usable = await _openai(session, d, key, rep)
     if deep and usable and rep.healthy:
@@ -420,4 +445,12 @@ async def run_doctor(
     finally:
         await pool.close()
     report.chains = judge_chains(loaded, report.deployments, alias)
+    # after judging: a deployment never routed to makes no chain healthier
+    report.deployments += [_unsupported(u) for u in loaded.config.unsupported if alias in (None, u.alias)]
     return report
+
+
+def _unsupported(u: UnsupportedDeployment) -> DeploymentReport:
+    rep = DeploymentReport("-", u.alias, u.model, "-")
+    rep.add("provider", "warn", f"{u.reason} ({u.where}); never routed to", "serve this model through a supported provider, or leave it: the rest of the config works")
+    return rep

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from lmgate.providers.http import UpstreamPool
 
 # How `lmgate doctor` checks a deployment before any inference: GET /api/tags (Ollama), GET /models
-# (OpenAI-compatible), or nothing (built in).
-ProbeKind = Literal["ollama", "openai", "none"]
+# (OpenAI-compatible), GET /v1/models with x-api-key (Anthropic), or nothing (built in).
+ProbeKind = Literal["ollama", "openai", "anthropic", "none"]
 
 
 class Provider(ABC):
@@ -31,6 +31,8 @@ class Provider(ABC):
     wire: ClassVar[str]
     # provider-specific litellm_params keys this adapter reads (kept in Deployment.params)
     param_keys: ClassVar[frozenset[str]] = frozenset()
+    # litellm_params keys of `param_keys` that default to an environment variable when absent
+    param_env: ClassVar[dict[str, str]] = {}
     needs_network: ClassVar[bool] = True
     probe: ClassVar[ProbeKind] = "openai"
     is_ollama_instance: ClassVar[bool] = False  # the ops commands' ps/pull/rm/catalog apply
@@ -59,12 +61,21 @@ class Provider(ABC):
         counts against a money budget, whatever the price table says."""
         return False
 
+    def unsupported_params(self, prefix: str) -> frozenset[str]:
+        """Request parameters this upstream rejects: `drop_params: true` removes them before sending."""
+        return frozenset()
+
     def key_check_path(self, prefix: str) -> str | None:
         """A path under api_base that checks the key when the model listing does not (OpenRouter)."""
         return None
 
     def catalog(self, prefix: str) -> str | None:
         """The `lmgate catalog` source that lists this upstream's models, if there is one."""
+        return None
+
+    async def count_tokens(self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest) -> int | None:
+        """The upstream's own count of a request's input tokens, when it serves one (else None: the
+        inbound protocol estimates)."""
         return None
 
     def refuse_choices(self, deployment: Deployment, request: GatewayRequest) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import email.utils
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -112,7 +113,12 @@ def error_message(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")[:500]
 
 
-async def status_error(resp: aiohttp.ClientResponse, deployment: Deployment) -> UpstreamStatus:
+Describe = Callable[[bytes], str]  # an error body -> its message (a provider's own error shape)
+
+
+async def status_error(
+    resp: aiohttp.ClientResponse, deployment: Deployment, describe: Describe = error_message
+) -> UpstreamStatus:
     """Turn an upstream error response into an UpstreamStatus (reads and releases the body)."""
     try:
         raw = await resp.content.read(MAX_ERROR_BODY)
@@ -120,7 +126,7 @@ async def status_error(resp: aiohttp.ClientResponse, deployment: Deployment) -> 
         raw = b""
     finally:
         resp.release()
-    message = scrub(error_message(raw), deployment)
+    message = scrub(describe(raw), deployment)
     return UpstreamStatus(
         resp.status,
         f"upstream '{deployment.name}' answered {resp.status}: {message}",
@@ -154,9 +160,10 @@ async def post(
     body: bytes,
     stream: bool,
     headers: dict[str, str] | None = None,
+    describe: Describe = error_message,
 ) -> aiohttp.ClientResponse:
     """POST and return a response with a 2xx status (body unread); raise UpstreamError otherwise.
-    `headers` default to the deployment's prepared ones."""
+    `headers` default to the deployment's prepared ones; `describe` reads an error body's message."""
     session = pool.session(deployment.api_base)
     try:
         resp = await session.post(
@@ -166,7 +173,7 @@ async def post(
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise transport_error(exc, deployment, "before answering") from None
     if resp.status >= 400:
-        raise await status_error(resp, deployment)
+        raise await status_error(resp, deployment, describe)
     return resp
 
 

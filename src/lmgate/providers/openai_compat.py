@@ -16,7 +16,7 @@ from yarl import URL
 from lmgate.core import GatewayRequest, UpstreamReply, UpstreamStream, Usage
 from lmgate.errors import UpstreamProtocolError
 from lmgate.providers.base import Provider
-from lmgate.providers.http import post, read_json
+from lmgate.providers.http import error_message, post, read_json
 from lmgate.providers.sse import OpenAISSEStream
 
 if TYPE_CHECKING:
@@ -32,16 +32,20 @@ class Vendor:
     free_suffix: str | None = None  # models whose name ends so are free tiers (OpenRouter ":free")
     key_check_path: str | None = None  # lists models without a key: this path checks it
     catalog: str | None = None  # `lmgate catalog <name>` lists its models
+    tokenize: bool = False  # serves vLLM's POST /tokenize at the server root (exact prompt token counts)
+    rejects: frozenset[str] = frozenset()  # request parameters it answers 400 to (dropped with drop_params)
 
 
 VENDORS: dict[str, Vendor] = {
     "openai": Vendor("https://api.openai.com/v1", "OPENAI_API_KEY"),
-    "hosted_vllm": Vendor(None, "HOSTED_VLLM_API_KEY", self_hosted=True),
+    "hosted_vllm": Vendor(None, "HOSTED_VLLM_API_KEY", self_hosted=True, tokenize=True),
     "openrouter": Vendor(
         "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", free_suffix=":free", key_check_path="/key",
         catalog="openrouter",
     ),
-    "groq": Vendor("https://api.groq.com/openai/v1", "GROQ_API_KEY"),
+    "groq": Vendor(
+        "https://api.groq.com/openai/v1", "GROQ_API_KEY", rejects=frozenset({"logprobs", "logit_bias", "top_logprobs"})
+    ),
     "mistral": Vendor("https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
     "deepseek": Vendor("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
     "gemini": Vendor("https://generativelanguage.googleapis.com/v1beta/openai", "GEMINI_API_KEY"),
@@ -78,6 +82,9 @@ class OpenAICompatible(Provider):
     def catalog(self, prefix: str) -> str | None:
         return VENDORS[prefix].catalog
 
+    def unsupported_params(self, prefix: str) -> frozenset[str]:
+        return VENDORS[prefix].rejects
+
     def normalise_api_base(self, prefix: str, api_base: str) -> tuple[str, str | None]:
         base = api_base.rstrip("/")
         notes = []
@@ -107,6 +114,8 @@ class OpenAICompatible(Provider):
         body["model"] = deployment.upstream_model
         for key, value in deployment.request_defaults.items():
             body.setdefault(key, value)
+        for key in deployment.drop_keys:
+            body.pop(key, None)
         if request.stream:
             # Always ask for usage so spend is known; the relay strips the chunk again if unasked.
             options = dict(body.get("stream_options") or {})
@@ -114,12 +123,36 @@ class OpenAICompatible(Provider):
             body["stream_options"] = options
         return body
 
+    async def count_tokens(self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest) -> int | None:
+        """vLLM's own count: POST <server root>/tokenize with the chat messages (and tools)."""
+        if not VENDORS[deployment.provider].tokenize:
+            return None
+        canonical = request.body_for(self.wire)
+        body = {"model": deployment.upstream_model, "messages": canonical.get("messages"), "add_generation_prompt": True}
+        if canonical.get("tools"):
+            body["tools"] = canonical["tools"]
+        root = deployment.api_base.removesuffix("/v1")
+        resp = await post(pool, deployment, root + "/tokenize", orjson.dumps(body), False)
+        _, data = await read_json(resp, deployment)
+        count = data.get("count")
+        return count if isinstance(count, int) else None
+    def url(self, deployment: Deployment, request: GatewayRequest) -> str:
+        return deployment.api_base + PATHS[request.endpoint]
+
+    def describe_error(self, raw: bytes) -> str:
+        """An error body's message (vendors with their own error shape override this)."""
+        return error_message(raw)
+
+    def check(self, deployment: Deployment, request: GatewayRequest, data: dict[str, Any]) -> None:
+        """Raise an UpstreamError for a 2xx answer that is a refusal in disguise (none by default)."""
+
     async def send(
         self, pool: UpstreamPool, deployment: Deployment, request: GatewayRequest
     ) -> UpstreamReply | UpstreamStream:
-        url = deployment.api_base + PATHS[request.endpoint]
         body = orjson.dumps(self.upstream_body(deployment, request))
-        resp = await post(pool, deployment, url, body, request.stream)
+        resp = await post(
+            pool, deployment, self.url(deployment, request), body, request.stream, describe=self.describe_error
+        )
         if request.stream:
             if resp.content_type != "text/event-stream":
                 resp.release()
@@ -130,4 +163,5 @@ class OpenAICompatible(Provider):
                 )
             return OpenAISSEStream(resp, deployment, strip_usage=not request.wants_usage)
         raw, data = await read_json(resp, deployment)
+        self.check(deployment, request, data)
         return UpstreamReply("openai", raw, data, Usage.from_openai(data.get("usage")))

@@ -4,7 +4,9 @@ A request for alias A tries A's deployments (ordered by `routing_strategy`), ret
 failure may heal (backoff with jitter, Retry-After honoured), then A's fallback aliases in order
 (`fallbacks`, or `default_fallbacks`). Context-length and content-policy refusals switch to the alias's
 `context_window_fallbacks` / `content_policy_fallbacks`; any other client error (400) is answered as is.
-Deployments cooling down or over their upstream quota are skipped before anything is sent.
+Deployments cooling down, over their upstream quota or at their `max_parallel_requests` are skipped
+before anything is sent. The requested name is resolved first (group aliases, wildcards:
+config/aliases.py); a wildcard deployment gets the requested name as its upstream model.
 """
 
 from __future__ import annotations
@@ -20,14 +22,25 @@ from typing import TYPE_CHECKING
 
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.core import Deployment, GatewayRequest, UpstreamReply, UpstreamStream, Usage
-from lmgate.errors import GatewayError, ModelNotFound, NoHealthyDeployment, QuotaExceeded, UpstreamError
+from lmgate.errors import (
+    GatewayError,
+    ModelNotFound,
+    NoHealthyDeployment,
+    ProviderNotSupported,
+    QuotaExceeded,
+    UpstreamError,
+)
 from lmgate.limits import MemoryQuotas, Quota, QuotaStore
+from lmgate.limits.base import share
+from lmgate.limits.parallel import MemoryParallel, ParallelStore
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing.cooldowns import CooldownStore, MemoryCooldowns
+from lmgate.routing.error_classes import error_class
 from lmgate.routing.outcomes import Verdict, backoff_delay, classify
 from lmgate.routing.strategies import DeploymentStats, candidates
 from lmgate.routing.stream import OnClose, PeekedStream
 from lmgate.routing.trace import RouteTrace
+from lmgate.routing.wildcards import Variants
 from lmgate.workers import SOLO, WorkerIdentity
 
 if TYPE_CHECKING:
@@ -45,6 +58,7 @@ class RouterState:
 
     cooldowns: CooldownStore = field(default_factory=MemoryCooldowns)
     quotas: QuotaStore = field(default_factory=MemoryQuotas)
+    parallel: ParallelStore = field(default_factory=MemoryParallel)
     stats: dict[str, DeploymentStats] = field(default_factory=dict)
     redis: RedisLink | None = None
 
@@ -75,6 +89,12 @@ class Refusal:
 AliasOutcome = RouteResult | Refusal | UpstreamError | None  # None: every deployment was skipped
 
 
+def _unknown(model: str) -> ModelNotFound:
+    return ModelNotFound(
+        f"model '{model}' is not served by this gateway; GET /v1/models lists the available models", param="model"
+    )
+
+
 class Router:
     def __init__(
         self,
@@ -96,6 +116,14 @@ class Router:
         # simple-shuffle's first pick is a weighted draw: cumulative weights once per config
         self._cum_weights = {a: list(accumulate(d.weight for d in deps)) for a, deps in config.aliases.items()}
         self._coolable = {d.name: self._may_cool(d) for d in config.deployments}
+        default_parallel = config.file.router_settings.default_max_parallel_requests
+        split = 1 if self.state.parallel.shared else worker.count
+        self._parallel = {
+            d.name: share(limit, split)
+            for d in config.deployments
+            if (limit := d.max_parallel or default_parallel) is not None
+        }
+        self._variants = Variants(config.aliases, config.names.wildcard_aliases)
         self.state.cooldowns.watch(d.name for d in config.deployments)
 
     def _may_cool(self, d: Deployment) -> bool:
@@ -111,14 +139,30 @@ class Router:
     def quota_of(self, name: str) -> Quota:
         return self._quota.get(name) or Quota()
 
+    def parallel_of(self, name: str) -> int | None:
+        """This process's max_parallel_requests for a deployment (None: unlimited)."""
+        return self._parallel.get(name)
+
     def deployments(self, alias: str) -> list[Deployment]:
         deps = self.config.aliases.get(alias)
         if not deps:
-            raise ModelNotFound(
-                f"model '{alias}' is not served by this gateway; GET /v1/models lists the available models",
+            raise _unknown(alias)
+        return deps
+
+    def resolve(self, requested: str) -> str:
+        """The alias a requested name routes to; 404 when none, 501 when only unsupported providers serve it."""
+        alias = self.config.resolve(requested)
+        if alias in self.config.aliases:
+            return alias
+        unserved = self.config.unserved(alias) if alias is not None else []
+        if unserved:
+            providers = ", ".join(sorted({u.provider for u in unserved}))
+            raise ProviderNotSupported(
+                f"model '{requested}' is served only by deployments lmgate cannot route to yet ({providers}): "
+                + "; ".join(f"{u.reason} ({u.where})" for u in unserved),
                 param="model",
             )
-        return deps
+        raise _unknown(requested)
 
     def admissible(self, alias: str) -> list[Deployment]:
         """The alias's deployments that are not cooling down, in config order (for requests that go to
@@ -132,10 +176,10 @@ class Router:
         return [alias, *(chain.fallbacks if chain else ())]
 
     async def send(self, request: GatewayRequest) -> RouteResult:
-        self.deployments(request.model)
+        alias = self.resolve(request.model)
         trace = RouteTrace()
         try:
-            result = await self._route(request, trace)
+            result = await self._route(request, trace, alias)
         except GatewayError as exc:
             exc.route_trace = trace  # for the request record: which deployments failed, and how
             if trace.attempts:
@@ -146,10 +190,11 @@ class Router:
             log.info("route %s: %s", request.model, trace.header())
         return result
 
-    async def _route(self, request: GatewayRequest, trace: RouteTrace) -> RouteResult:
-        outcome, alias = await self._walk(self.plan(request.model), request, trace)
+    async def _route(self, request: GatewayRequest, trace: RouteTrace, resolved: str) -> RouteResult:
+        """Walk the plan of `resolved` (the alias the requested name resolved to)."""
+        outcome, alias = await self._walk(self.plan(resolved), request, trace)
         if isinstance(outcome, Refusal):
-            special = self._special_chain(outcome.verdict, alias, request.model)
+            special = self._special_chain(outcome.verdict, alias, resolved)
             if not special:
                 raise outcome.error
             refused = outcome.error
@@ -161,7 +206,7 @@ class Router:
             return outcome
         if outcome is not None:
             raise outcome
-        raise self._nothing_sent(request.model, trace)
+        raise self._nothing_sent(resolved, trace)
 
     async def _walk(
         self, plan: Iterable[str], request: GatewayRequest, trace: RouteTrace
@@ -195,6 +240,13 @@ class Router:
                 f"every deployment for '{alias}' and its fallbacks is cooling down after failures; "
                 f"retry in {wait:.0f} s (GET /health shows why)"
             )
+        elif trace.quota_wait is None and trace.busy:
+            wait = 1.0
+            err = QuotaExceeded(
+                f"every deployment for '{alias}' and its fallbacks is at its max_parallel_requests; "
+                "nothing was sent; retry in 1 s",
+                code="max_parallel_requests",
+            )
         else:
             wait = trace.quota_wait or 1.0
             err = QuotaExceeded(
@@ -211,9 +263,9 @@ class Router:
         deps = candidates(
             policy.strategy, self.config.aliases[alias], self.state.stats.get, self._rng, self._cum_weights[alias]
         )
-        pending: Iterable[tuple[Deployment, int]] = (
-            (d, policy.num_retries if d.max_retries is None else d.max_retries) for d in deps
-        )
+        if alias in self._variants.aliases:
+            deps = (self._variants.get(d, request.model) for d in deps)
+        pending: Iterable[tuple[Deployment, int]] = ((d, 0) for d in deps)  # attempts made so far
         last: UpstreamError | None = None
         hint: float | None = None
         round_ = 0
@@ -222,20 +274,22 @@ class Router:
                 await asyncio.sleep(backoff_delay(round_, hint, policy, self._rng))
             again: list[tuple[Deployment, int]] = []
             hint = None
-            for dep, left in pending:
-                if not await self._admit(dep, trace):
+            for dep, tried in pending:
+                slot = await self._admit(dep, trace)
+                if slot is None:
                     continue
                 started = time.perf_counter()
                 try:
-                    answer = await self._attempt(dep, request)
+                    answer = await self._attempt(dep, request, slot)
                 except UpstreamError as exc:
                     trace.add(dep.name, exc.outcome, time.perf_counter() - started)
                     verdict = classify(exc)
                     if verdict in (Verdict.FATAL, Verdict.CONTEXT, Verdict.CONTENT):
                         return Refusal(verdict, exc)
                     last = exc
-                    if await self._failed(dep, exc, verdict) and left > 0:
-                        again.append((dep, left - 1))
+                    kind = error_class(exc)
+                    if await self._failed(dep, exc, verdict, kind) and tried < self._retries(dep, kind):
+                        again.append((dep, tried + 1))
                         if exc.retry_after is not None:
                             hint = max(hint or 0.0, exc.retry_after)
                     continue
@@ -246,21 +300,43 @@ class Router:
             pending = again
             round_ += 1
 
-    async def _admit(self, dep: Deployment, trace: RouteTrace) -> bool:
-        """Skip (and record) a deployment that is cooling down or over its quota; count the request otherwise."""
+    def _retries(self, dep: Deployment, kind: str) -> int:
+        """Retries of one deployment for one error class: retry_policy, else max_retries / num_retries."""
+        policy = self.config.policy
+        by_class = policy.retry_by_class.get(kind)
+        if by_class is not None:
+            return by_class
+        return policy.num_retries if dep.max_retries is None else dep.max_retries
+
+    async def _admit(self, dep: Deployment, trace: RouteTrace) -> str | None:
+        """Skip (and record) a deployment that is cooling down, at its max_parallel_requests or over its
+        quota (None); otherwise count the request and return its parallel slot ("" when unlimited)."""
         left = self.state.cooldowns.remaining(dep.name)
         if left > 0:
             trace.skip_cooldown(dep.name, left)
-            return False
+            return None
+        slot = ""
+        limit = self._parallel.get(dep.name)
+        if limit is not None:
+            taken = await self.state.parallel.acquire(dep.name, limit, dep.timeout + 60.0)
+            if taken is None:
+                trace.skip_busy(dep.name)
+                return None
+            slot = taken
         quota = self._quota.get(dep.name)
         if quota:
             denial = await self.state.quotas.acquire(dep.name, quota)
             if denial is not None:
+                await self._release(dep, slot)
                 trace.skip_quota(dep.name, denial.limit, denial.retry_after)
-                return False
-        return True
+                return None
+        return slot
 
-    async def _failed(self, dep: Deployment, exc: UpstreamError, verdict: Verdict) -> bool:
+    async def _release(self, dep: Deployment, slot: str) -> None:
+        if slot:
+            await self.state.parallel.release(dep.name, slot)
+
+    async def _failed(self, dep: Deployment, exc: UpstreamError, verdict: Verdict, kind: str) -> bool:
         """Book a failure (stats, cooldowns); True when retrying this deployment may help."""
         stats = self.state.stats_for(dep.name)
         stats.failures += 1
@@ -268,7 +344,8 @@ class Router:
         policy = self.config.policy
         coolable = self._coolable.get(dep.name, False)
         cooldowns = self.state.cooldowns
-        if verdict is Verdict.COOL_NOW:
+        allowed = policy.fails_by_class.get(kind)
+        if verdict is Verdict.COOL_NOW and allowed is None:
             if coolable:
                 await cooldowns.start(dep.name, policy.cooldown_time, exc.outcome)
             return False
@@ -278,11 +355,12 @@ class Router:
             if coolable:
                 await cooldowns.start(dep.name, wait, f"{exc.outcome} retry-after")
             return False
-        if coolable and await cooldowns.failure(dep.name, policy.allowed_fails, policy.cooldown_time, exc.outcome):
+        allowed = policy.allowed_fails if allowed is None else allowed
+        if coolable and await cooldowns.failure(dep.name, allowed, policy.cooldown_time, exc.outcome):
             return False
         return verdict is Verdict.RETRY
 
-    async def _attempt(self, dep: Deployment, request: GatewayRequest) -> UpstreamReply | UpstreamStream:
+    async def _attempt(self, dep: Deployment, request: GatewayRequest, slot: str) -> UpstreamReply | UpstreamStream:
         stats = self.state.stats_for(dep.name)
         stats.in_flight += 1
         stats.requests += 1
@@ -290,20 +368,25 @@ class Router:
         try:
             answer = await dep.adapter.send(self.pool, dep, request)
             if isinstance(answer, UpstreamStream):
-                peeked = await PeekedStream.open(answer, request.native_to(answer.wire), self._stream_closer(dep))
+                peeked = await PeekedStream.open(
+                    answer, request.native_to(answer.wire), self._stream_closer(dep, slot)
+                )
                 stats.observe_latency(time.perf_counter() - started)
                 return peeked
         except BaseException:
             stats.in_flight -= 1
+            await self._release(dep, slot)
             raise
         stats.in_flight -= 1
+        await self._release(dep, slot)
         stats.observe_latency(time.perf_counter() - started)
         await self._count_tokens(dep, answer.usage)
         return answer
 
-    def _stream_closer(self, dep: Deployment) -> OnClose:
+    def _stream_closer(self, dep: Deployment, slot: str) -> OnClose:
         async def closed(stream: PeekedStream) -> None:
             self.state.stats_for(dep.name).in_flight -= 1
+            await self._release(dep, slot)
             await self._count_tokens(dep, stream.usage)
 
         return closed

@@ -47,6 +47,8 @@ async def deployment_states(router: Router) -> dict[str, Any]:
             "latency_ms": round(stats.latency * 1000, 1) if stats and stats.latency is not None else None,
             "last_error": (stats.last_error or None) if stats else None,
         }
+        if (limit := router.parallel_of(d.name)) is not None:
+            row["max_parallel_requests"] = limit
         cooling = state.cooldowns.state(d.name)
         if cooling is not None:
             left, reason = cooling
@@ -70,4 +72,8 @@ async def deployment_states(router: Router) -> dict[str, Any]:
         "unhealthy_count": len(rows) - healthy,
         "deployments": rows,
         "chains": {alias: chain.describe() for alias, chain in router.config.chains.items()},
+        "unsupported": [
+            {"model_name": u.alias, "model": u.model, "reason": u.reason, "where": u.where}
+            for u in router.config.unsupported
+        ],
     }

@@ -16,7 +16,7 @@ def is_skip(outcome: str) -> bool:
 @dataclass(slots=True)
 class RouteAttempt:
     deployment: str
-    outcome: str  # ok | a status code | timeout | unreachable | bad-response | cooldown | quota-rpm ...
+    outcome: str  # ok | a status code | timeout | unreachable | bad-response | cooldown | quota-rpm | busy ...
     seconds: float | None = None  # None for candidates skipped before sending
 
     def render(self) -> str:
@@ -31,6 +31,7 @@ class RouteTrace:
     attempts: list[RouteAttempt] = field(default_factory=list)
     cooldown_wait: float | None = None  # shortest remaining cooldown among skipped candidates
     quota_wait: float | None = None  # shortest wait until a skipped candidate's quota frees up
+    busy: bool = False  # a candidate was skipped at its max_parallel_requests
 
     def add(self, deployment: str, outcome: str, seconds: float | None = None) -> None:
         self.attempts.append(RouteAttempt(deployment, outcome, seconds))
@@ -42,6 +43,10 @@ class RouteTrace:
     def skip_quota(self, deployment: str, limit: str, wait: float) -> None:
         self.add(deployment, f"{QUOTA_PREFIX}{limit}")
         self.quota_wait = wait if self.quota_wait is None else min(self.quota_wait, wait)
+
+    def skip_busy(self, deployment: str) -> None:
+        self.add(deployment, "busy")
+        self.busy = True
 
     @property
     def eventful(self) -> bool:

@@ -56,12 +56,18 @@ def router_state(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> Router
     settings = config.redis_settings
     if settings is None:
         return RouterState()
+    from lmgate.limits.parallel_redis import RedisParallel
     from lmgate.limits.redis import RedisQuotas  # redis-py is imported only when configured
     from lmgate.redis_link import RedisLink
     from lmgate.routing.cooldowns_redis import RedisCooldowns
 
     link = RedisLink(settings)
-    return RouterState(cooldowns=RedisCooldowns(link), quotas=RedisQuotas(link, workers=worker.count), redis=link)
+    return RouterState(
+        cooldowns=RedisCooldowns(link),
+        quotas=RedisQuotas(link, workers=worker.count),
+        parallel=RedisParallel(link, workers=worker.count),
+        redis=link,
+    )
 
 
 async def _shared_state(app: web.Application) -> AsyncIterator[None]:

@@ -79,6 +79,14 @@ class ConfigReloader:
                     "config reload (%s) rejected; the previous config keeps serving:\n  %s", why, "\n  ".join(exc.errors)
                 )
                 return ReloadResult(False, exc.errors, exc.warnings)
+            if self.app[STATE].config.master_key is not None and config.master_key is None:
+                # a file caught mid-write (general_settings not written yet) looks exactly like this
+                problem = (
+                    f"{path}: general_settings.master_key is gone; a reload never turns authentication off "
+                    "(restart lmgate to run without a key)"
+                )
+                log.error("config reload (%s) rejected; the previous config keeps serving:\n  %s", why, problem)
+                return ReloadResult(False, [problem], config.warnings)
             export_environment(config)
             self._swap(config)
             self.reloads += 1
