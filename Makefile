@@ -16,7 +16,7 @@ serve: $(STAMP)
 	$(BIN)/lmgate serve $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests e2e
+	$(BIN)/ruff check src tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -25,20 +25,6 @@ unit: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck unit
-
-# The real Codex CLI through lmgate's Responses API against a loopback fake model (offline; see e2e/).
-E2E_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/lmgate-e2e
-e2e-codex: $(STAMP)
-	@test -x $(E2E_CACHE)/node_modules/.bin/codex || (mkdir -p $(E2E_CACHE) && cd $(E2E_CACHE) && \
-		(test -f package.json || npm init -y >/dev/null) && npm install --no-audit --no-fund @openai/codex)
-	LMGATE_CODEX=$(E2E_CACHE)/node_modules/.bin/codex $(BIN)/pytest e2e/test_codex.py -q
-
-# The OpenAI Agents SDK (PyPI openai-agents) through lmgate, in a venv of its own (it pulls in mcp & co.).
-AGENTS_VENV := $(E2E_CACHE)/agents-venv
-e2e-agents:
-	@test -x $(AGENTS_VENV)/bin/pytest || ($(PYTHON) -m venv $(AGENTS_VENV) && \
-		$(AGENTS_VENV)/bin/pip install -q -e '.[test]' openai-agents)
-	$(AGENTS_VENV)/bin/pytest e2e/test_agents_sdk.py -q -p no:cacheprovider
 
 bench: $(STAMP)
 	bash bench/run_bench.sh
@@ -54,6 +40,27 @@ $(CLAUDE):
 # Claude Code -> lmgate -> a loopback model (OpenAI-compatible and Ollama): one Bash tool round trip each.
 e2e-claude: $(STAMP) $(CLAUDE)
 	LMGATE_E2E_CLAUDE=$(CLAUDE) $(BIN)/pytest tests/e2e_claude_code.py -q
+
+# Codex CLI -> lmgate's Responses API -> a loopback model (OpenAI-compatible and Ollama): one exec_command round trip each.
+CODEX := $(E2E_DIR)/node_modules/.bin/codex
+
+$(CODEX):
+	mkdir -p $(E2E_DIR)
+	cd $(E2E_DIR) && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --no-audit --no-fund @openai/codex
+
+e2e-codex: $(STAMP) $(CODEX)
+	LMGATE_E2E_CODEX=$(CODEX) $(BIN)/pytest tests/e2e_codex.py -q
+
+# The OpenAI Agents SDK (PyPI openai-agents) -> lmgate's Responses API, in a venv of its own (the SDK
+# pulls in mcp and more, kept out of the test extras).
+AGENTS_VENV := $(E2E_DIR)/agents-venv
+
+$(AGENTS_VENV)/bin/pytest:
+	$(PYTHON) -m venv $(AGENTS_VENV)
+	$(AGENTS_VENV)/bin/pip install -q -e '.[test]' openai-agents
+
+e2e-agents: $(AGENTS_VENV)/bin/pytest
+	$(AGENTS_VENV)/bin/pytest tests/e2e_agents_sdk.py -q -p no:cacheprovider
 
 # Lint, render and schema-validate the Dockerfile, Helm chart, manifests, Flux files and systemd unit
 # (docs/deploy.md). Installs its tools on first use into $(DEPLOY_TOOLS).
