@@ -271,3 +271,18 @@ def test_models_count_tokens_and_auth(tool_model, ollama_up, claude_up, make_gat
     with pytest.raises(anthropic.AuthenticationError) as bad:
         anthropic.Anthropic(base_url=gw.url, api_key="wrong", max_retries=0).messages.create(model="via-mock", max_tokens=5, messages=HI)
     assert bad.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
+
+
+def test_claude_model_names_map_onto_aliases_by_wildcard(tool_model, ollama_up, claude_up, make_gateway):
+    """Claude Code asks for Claude model names; lmgate's wildcard model_group_alias sends them to aliases
+    (the more specific pattern first), for messages and count_tokens alike, and lists none of them."""
+    extra = 'router_settings:\n  model_group_alias: {"claude-*haiku*": via-ollama, "claude-*": via-openai}\n'
+    gw = make_gateway(config(tool_model, ollama_up, claude_up).replace("router_settings: {num_retries: 0}\n", "") + extra)
+    client = anthropic.Anthropic(base_url=gw.url, api_key="k", max_retries=0)
+    sonnet = client.messages.create(model="claude-sonnet-4-5-20250929", max_tokens=20, messages=HI)
+    assert sonnet.content[0].text == expected("via-openai") and sonnet.model == "claude-sonnet-4-5-20250929"
+    haiku = client.messages.create(model="claude-3-5-haiku-latest", max_tokens=20, messages=HI)
+    assert haiku.content[0].text == expected("via-ollama")
+    assert client.messages.count_tokens(model="claude-opus-4-1", messages=HI).input_tokens > 0
+    listed = [m.id for m in client.models.list()]
+    assert "via-openai" in listed and not [m for m in listed if m.startswith("claude-") and "*" in m]

@@ -17,6 +17,7 @@ import yaml
 
 from lmgate.config import ConfigError, compile_config, load_config
 from tests.servers import FakeOpenAIUpstream, closed_base, free_port
+from tests.servers_anthropic import FakeAnthropicUpstream
 from tests.servers_azure import FakeAzure
 
 FIXTURES = Path(__file__).parent / "fixtures" / "litellm"
@@ -44,7 +45,6 @@ def test_litellms_proxy_config_validates_unchanged_and_says_what_it_ignores():
     for line in (
         "proxy_server_config.yaml:38: model_list[5] (sagemaker-completion-model).litellm_params.model: "
         "provider 'sagemaker' is not supported by lmgate yet; this deployment is never routed to",
-        "(anthropic/*).litellm_params.model: provider 'anthropic' is not supported by lmgate yet",
         "(gpt-instruct).litellm_params.model: provider 'text-completion-openai' is not supported by lmgate yet",
         "(dall-e-2).litellm_params.model: no model after 'azure/'",
         "proxy_server_config.yaml:165: general_settings.store_model_in_db: accepted, no effect in lmgate",
@@ -65,6 +65,7 @@ def litellm_gateway(make_gateway, monkeypatch):
         monkeypatch.setenv(key, value)
     azure = FakeAzure(key="azure-test-key", deployments=("chatgpt-v-2", "azure-embedding-model")).start()
     oa = FakeOpenAIUpstream().start()
+    claude = FakeAnthropicUpstream().start()
     data = yaml.safe_load(PROXY_CONFIG.read_text())
     for entry in data["model_list"]:
         params = entry["litellm_params"]
@@ -73,13 +74,16 @@ def litellm_gateway(make_gateway, monkeypatch):
             params["api_base"] = azure.server.url + "/"
         elif provider in ("openai", "groq"):
             params["api_base"] = oa.base
-    yield make_gateway(yaml.safe_dump(data)), azure, oa
+        elif provider == "anthropic":
+            params["api_base"] = claude.base
+    yield make_gateway(yaml.safe_dump(data)), azure, oa, claude
     azure.stop()
     oa.stop()
+    claude.stop()
 
 
 def test_litellms_proxy_config_serves_its_supported_aliases(litellm_gateway):
-    gw, azure, oa = litellm_gateway
+    gw, azure, oa, claude = litellm_gateway
     client = openai.OpenAI(base_url=gw.url + "/v1", api_key=LITELLM_KEY, max_retries=0, timeout=10)
     msgs = [{"role": "user", "content": "hi"}]
 
@@ -96,7 +100,10 @@ def test_litellms_proxy_config_serves_its_supported_aliases(litellm_gateway):
     client.chat.completions.create(model="gpt-4o-mini", messages=msgs)  # "*" -> openai/*
     assert oa.seen[-1].body["model"] == "gpt-4o-mini"
 
-    for model, provider in (("dall-e-2", "azure"), ("sagemaker-completion-model", "sagemaker"), ("anthropic/claude-3", "anthropic")):
+    client.chat.completions.create(model="anthropic/claude-3", messages=msgs)  # "anthropic/*", translated
+    assert claude.seen[-1].body["model"] == "claude-3"
+
+    for model, provider in (("dall-e-2", "azure"), ("sagemaker-completion-model", "sagemaker")):
         with pytest.raises(openai.APIStatusError) as err:
             client.chat.completions.create(model=model, messages=msgs)
         assert err.value.status_code == 501, model
@@ -117,8 +124,8 @@ def test_include_merges_files_relative_to_the_config(tmp_path, make_gateway):
         included = tmp_path / "model_config.yaml"
         included.write_text(included.read_text().replace("https://exampleopenaiendpoint-production.up.railway.app/", up.base))
         cfg = load_config(tmp_path / "parent_config.yaml")
-        assert list(cfg.aliases) == ["gpt-4o"] and [u.provider for u in cfg.unsupported] == ["anthropic"]
-        assert cfg.unsupported[0].where == f"{included}:8", "locations point into the included file"
+        assert list(cfg.aliases) == ["gpt-4o", "fake-anthropic-endpoint"] and cfg.unsupported == []
+        assert cfg.by_name["fake-anthropic-endpoint"].provider == "anthropic"  # served since issue 17
         assert cfg.inert == [], "callbacks: [prometheus] is served (/metrics)"
         gw = make_gateway(tmp_path / "parent_config.yaml")
         client = openai.OpenAI(base_url=gw.url + "/v1", api_key="none", max_retries=0, timeout=10)

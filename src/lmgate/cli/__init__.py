@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from lmgate.cli import catalog_cmds, config_cmds, logs_cmds, ollama_cmds, ops_cmds, serve_cmd, service_cmds
+from lmgate.cli import (
+    catalog_cmds,
+    config_cmds,
+    db_cmds,
+    keys_cmds,
+    logs_cmds,
+    ollama_cmds,
+    ops_cmds,
+    serve_cmd,
+    service_cmds,
+)
 from lmgate.cli.common import EXIT_CODE_HELP, CliError, ExitCode, err_console, print_error
 
 if TYPE_CHECKING:
@@ -90,6 +100,9 @@ app.add_typer(catalog_cmds.catalog_app, name="catalog")
 app.add_typer(ollama_cmds.ollama_app, name="ollama")
 app.add_typer(logs_cmds.logs_app, name="logs")
 app.add_typer(service_cmds.service_app, name="service")
+app.add_typer(keys_cmds.keys_app, name="keys")
+app.add_typer(keys_cmds.teams_app, name="teams")
+app.add_typer(db_cmds.db_app, name="db")
 app.command("usage", epilog=EXIT_CODE_HELP)(logs_cmds.usage)
 
 

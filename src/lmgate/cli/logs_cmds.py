@@ -105,7 +105,7 @@ def _emit(r: dict[str, Any], as_json: bool) -> None:
 def usage(
     config: ConfigOption = None,
     last: Annotated[str, typer.Option(help="Window: 15m, 1h, 24h, 7d …")] = "24h",
-    by: Annotated[str, typer.Option(help="provider, model, deployment or key.")] = "provider",
+    by: Annotated[str, typer.Option(help="provider, model, deployment, key or team.")] = "provider",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Requests, errors, tokens, latency and cost over a recent window, grouped."""

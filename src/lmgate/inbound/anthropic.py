@@ -20,6 +20,7 @@ from lmgate.errors import GatewayError, ModelNotFound, UpstreamError
 from lmgate.inbound import relay
 from lmgate.inbound.base import BY_HEADER, BY_PATH, NOT_MINE, InboundProtocol, retry_after_headers
 from lmgate.inbound.common import read_json_body, require_model
+from lmgate.keys import auth as keys_auth
 from lmgate.observability import tracking
 from lmgate.server.state import state
 from lmgate.translate.anthropic import (
@@ -117,10 +118,9 @@ async def count_tokens(request: web.Request) -> web.Response:
     the documented estimate; an upstream failure falls back to the estimate too."""
     body = await read_json_body(request)
     model = require_model(body)
+    keys_auth.check_model(request, model)
     st = state(request)
-    deployments = st.config.aliases.get(model)
-    if not deployments:
-        raise _unknown(model)
+    deployments = st.router.deployments(st.router.resolve(model))  # group aliases and wildcards too
     greq = GatewayRequest(
         "chat", NAME, {**body, "max_tokens": 1}, model, to_canonical=canonical_request, forward_headers=_forwarded(request)
     )
@@ -149,7 +149,7 @@ def _card(alias: str, loaded_at: int) -> dict[str, Any]:
 
 async def list_models(request: web.Request) -> web.Response:
     cfg = state(request).config
-    data = [_card(alias, cfg.loaded_at) for alias in cfg.aliases]
+    data = [_card(alias, cfg.loaded_at) for alias in cfg.listed_models()]
     page = {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}
     return web.Response(body=orjson.dumps(page), content_type=JSON)
 
@@ -157,6 +157,6 @@ async def list_models(request: web.Request) -> web.Response:
 async def get_model(request: web.Request) -> web.Response:
     alias = request.match_info["model"]
     cfg = state(request).config
-    if alias not in cfg.aliases:
+    if cfg.resolve(alias) not in cfg.aliases:
         raise _unknown(alias)
     return web.Response(body=orjson.dumps(_card(alias, cfg.loaded_at)), content_type=JSON)

@@ -22,6 +22,7 @@ from lmgate.errors import BadRequest, GatewayError, ModelNotFound, UpstreamError
 from lmgate.inbound import relay
 from lmgate.inbound.base import BY_PREFIX, NOT_MINE, InboundProtocol, retry_after_headers
 from lmgate.inbound.common import read_json_body
+from lmgate.keys import auth as keys_auth
 from lmgate.observability import tracking
 from lmgate.providers.ollama import load_model, show_model, unloads
 from lmgate.server.state import state
@@ -93,7 +94,7 @@ def _card(alias: str, dep: Deployment, loaded_at: int) -> dict[str, Any]:
 
 async def tags(request: web.Request) -> web.Response:
     cfg = state(request).config
-    names = cfg.listed_models()  # aliases and visible group aliases, as /v1/models lists them
+    names = keys_auth.visible(request, cfg.listed_models())  # as /v1/models lists them for this key
     return _json({"models": [_card(n, cfg.aliases[cfg.resolve(n) or n][0], cfg.loaded_at) for n in names]})
 
 
@@ -112,7 +113,9 @@ async def show(request: web.Request) -> web.Response:
     body = await read_json_body(request)
     st = state(request)
     cfg = st.config
-    alias = st.router.resolve(_resolve(request, body.get("model") or body.get("name")))
+    requested = _resolve(request, body.get("model") or body.get("name"))
+    keys_auth.check_model(request, requested)
+    alias = st.router.resolve(requested)
     for dep in st.router.admissible(alias):
         if dep.adapter.is_ollama_instance:
             try:
@@ -160,6 +163,7 @@ async def _load(request: web.Request, alias: str, operation: str, keep_alive: An
     """An empty chat/generate request loads the model (keep_alive 0 unloads it). Forwarded to the
     alias's Ollama instances: a load to the first one not cooling down, an unload to every one.
     An alias with no Ollama deployment has nothing to load: answered here, as Ollama would."""
+    keys_auth.check_model(request, alias)
     st = state(request)
     unload = unloads(keep_alive)
     routed = st.router.resolve(alias)

@@ -15,6 +15,7 @@ from lmgate.errors import BadRequest, GatewayError, ModelNotFound, UpstreamError
 from lmgate.inbound import relay
 from lmgate.inbound.base import BY_PATH, BY_PREFIX, NOT_MINE, InboundProtocol, retry_after_headers
 from lmgate.inbound.common import read_json_body, require_model
+from lmgate.keys import auth as keys_auth
 from lmgate.observability import tracking
 from lmgate.server.state import state
 
@@ -131,14 +132,14 @@ async def list_models(request: web.Request) -> web.Response:
     names = cfg.listed_models()
     if request.query.get("return_wildcard_routes", "").lower() == "true":
         names += [n for n in cfg.names.wildcard_aliases if n in cfg.aliases]
-    data = [_model_card(name, cfg.loaded_at) for name in names]
+    data = [_model_card(name, cfg.loaded_at) for name in keys_auth.visible(request, names)]
     return web.Response(body=orjson.dumps({"object": "list", "data": data}), content_type=JSON)
 
 
 async def get_model(request: web.Request) -> web.Response:
     alias = request.match_info["model"]
     cfg = state(request).config
-    if cfg.resolve(alias) not in cfg.aliases:
+    if cfg.resolve(alias) not in cfg.aliases or not keys_auth.visible(request, [alias]):
         raise ModelNotFound(
             f"model '{alias}' is not served by this gateway; GET /v1/models lists the available models",
             param="model",

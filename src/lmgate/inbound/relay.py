@@ -15,6 +15,7 @@ from lmgate.core import GatewayRequest, UpstreamReply
 from lmgate.errors import GatewayError, UpstreamError
 from lmgate.inbound.base import InboundProtocol
 from lmgate.inbound.model_name import ModelSplicer
+from lmgate.keys import auth as keys_auth
 from lmgate.observability import tracking
 from lmgate.routing.router import ROUTE_HEADER, RouteResult
 from lmgate.server.state import state
@@ -35,6 +36,7 @@ async def respond(
     greq.allow_remote_images = bool(settings.allow_remote_images)
     rec = tracking.current_record()
     tracking.note_request(rec, greq, protocol.content_keys, bool(settings.log_content))
+    keys_auth.check_model(request, greq.model)
     started = time.perf_counter()
     try:
         result = await st.router.send(greq)

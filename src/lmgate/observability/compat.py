@@ -61,7 +61,7 @@ class LiteLLMMetrics:
         )
 
     def observe(self, rec: RequestRecord) -> None:
-        user = ("", "", rec.key_alias, "", "", "")
+        user = ("", "", rec.key_alias, rec.team, rec.team, "")
         route = rec.path
         self.proxy_total.labels(*user, rec.requested_model, str(rec.status), "", route).inc()
         if rec.status >= 400:
@@ -83,7 +83,7 @@ class LiteLLMMetrics:
         for a in attempts:
             if is_skip(a.outcome):  # never sent: LiteLLM counts calls to deployments, not candidates passed over
                 continue
-            dep = (rec.requested_model, a.deployment, a.deployment, "", a.provider, "", rec.key_alias, "", "")
+            dep = (rec.requested_model, a.deployment, a.deployment, "", a.provider, "", rec.key_alias, rec.team, rec.team)
             self.deployment_total.labels(*dep).inc()
             if a.outcome == "ok":
                 self.deployment_success.labels(*dep).inc()
@@ -93,7 +93,7 @@ class LiteLLMMetrics:
         if len(set(groups)) > 1:
             counter = self.fallback_ok if rec.status < 400 else self.fallback_failed
             reason = next((a.outcome for a in attempts if a.outcome != "ok"), "")
-            counter.labels(rec.requested_model, attempts[-1].model_group, "", rec.key_alias, "", "", reason, rec.error_class).inc()
+            counter.labels(rec.requested_model, attempts[-1].model_group, "", rec.key_alias, rec.team, rec.team, reason, rec.error_class).inc()
 
     def deployment_state(self, deployment: str, provider: str, state: str) -> None:
         self.state.labels(deployment, deployment, "", provider).set(STATE.get(state, 0))

@@ -1,6 +1,7 @@
 """Prometheus metrics for `/metrics` (prometheus_client; multiprocess mode under `--workers N`).
 
-Labels carry aliases, deployment names, providers, status codes and protocols only: never a key,
+Labels carry aliases, deployment names, providers, status codes, protocols and virtual keys' aliases
+and teams only: never a key,
 a prompt or an upstream URL. With `litellm_settings.litellm_compat_metrics: true` LiteLLM's metric
 names are exported as well (see `compat.py`).
 """
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600,
 )
-REQUEST_LABELS = ("requested_model", "model_group", "deployment", "provider", "status_code", "inbound_protocol")
+REQUEST_LABELS = (
+    "requested_model", "model_group", "deployment", "provider", "status_code", "inbound_protocol", "key_alias", "team",
+)
 DEPLOYMENT_STATES = ("healthy", "cooling_down", "over_quota")
 
 
@@ -101,7 +104,8 @@ class Metrics:
         dep = (rec.model_group, rec.deployment, rec.provider)
         found = self._cache[key] = _Children(
             requests=self.requests.labels(
-                rec.requested_model, rec.model_group, rec.deployment, rec.provider, str(rec.status), rec.inbound
+                rec.requested_model, rec.model_group, rec.deployment, rec.provider, str(rec.status), rec.inbound,
+                rec.key_alias, rec.team,
             ),
             seconds=self.request_seconds.labels(rec.requested_model, rec.inbound, "true" if rec.stream else "false"),
             upstream=self.upstream_seconds.labels(rec.deployment, rec.provider),
@@ -121,7 +125,10 @@ class Metrics:
         """
         cache = self._cache
         for rec in records:
-            key = (rec.requested_model, rec.model_group, rec.deployment, rec.provider, rec.status, rec.inbound, rec.stream)
+            key = (
+                rec.requested_model, rec.model_group, rec.deployment, rec.provider, rec.status, rec.inbound, rec.stream,
+                rec.key_alias, rec.team,
+            )
             c = cache.get(key) or self._children(rec, key)
             c.requests.pending += 1
             c.seconds.observe(rec.latency_s)

@@ -65,6 +65,7 @@ class RequestRecord:
     client_request_id: str  # the client's own x-request-id, if it sent one
     time: float  # Unix time at the start
     key_alias: str
+    team: str  # the virtual key's team (alias, else id); "" without one
     inbound: str  # client protocol: openai | ollama | anthropic
     path: str
     requested_model: str
@@ -98,6 +99,7 @@ class RequestRecord:
         self.client_request_id = ""
         self.time = wall_clock()
         self.key_alias = ""
+        self.team = ""
         self.inbound = inbound
         self.path = path
         self.requested_model = ""

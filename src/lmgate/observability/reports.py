@@ -13,7 +13,7 @@ import orjson
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-GROUPINGS = {"provider": "provider", "model": "requested_model", "deployment": "deployment", "key": "key_alias"}
+GROUPINGS = {"provider": "provider", "model": "requested_model", "deployment": "deployment", "key": "key_alias", "team": "team"}
 
 
 def parse_duration(text: str) -> float:

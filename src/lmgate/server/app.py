@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from lmgate import inbound
+from lmgate import inbound, keys
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.inbound import responses
 from lmgate.observability.observer import OBSERVER, build_observer, observer_lifespan
@@ -37,6 +37,7 @@ def create_app(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> web.Appl
     app.cleanup_ctx.append(_shared_state)
     reload.install(app)
     app.cleanup_ctx.append(observer_lifespan)
+    keys.install(app, config)  # virtual keys and their admin API (with a master key)
     return app
 
 

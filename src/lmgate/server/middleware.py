@@ -10,6 +10,7 @@ from aiohttp import web
 
 from lmgate.errors import AuthenticationFailed, BodyTooLarge, GatewayError, RouteNotFound
 from lmgate.inbound import protocol_for
+from lmgate.keys import auth as keys_auth
 from lmgate.observability.tracking import current_record, id_headers, note_error
 from lmgate.server.state import STATE
 
@@ -70,7 +71,7 @@ def _metrics_are_public(request: web.Request) -> bool:
 
 @web.middleware
 async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With general_settings.master_key set, every non-public path needs it; otherwise open."""
+    """With general_settings.master_key set, every non-public path needs it or a virtual key; otherwise open."""
     master = request.app[STATE].config.master_key
     if master is None or request.path in PUBLIC_PATHS or _metrics_are_public(request):
         return await handler(request)
@@ -78,5 +79,5 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not key:
         raise AuthenticationFailed("missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'")
     if not hmac.compare_digest(key.encode(), master.encode()):
-        raise AuthenticationFailed("invalid API key")
+        await keys_auth.authenticate(request, key)  # a virtual key, or 401
     return await handler(request)

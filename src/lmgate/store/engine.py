@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from lmgate.store.tables import metadata, request_log
+from lmgate.store.tables import request_log
 
 _COLUMNS = [c.name for c in request_log.columns if c.name != "record"]
 
@@ -37,8 +37,10 @@ class Store:
         return self.engine.dialect.name
 
     async def create(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """Migrate the schema to the newest revision (one process at a time; see migrate.py)."""
+        from lmgate.store.migrate import upgrade
+
+        await upgrade(self.engine)
         self._created = True
 
     async def insert_request_logs(self, records: Sequence[dict[str, Any]]) -> None:

@@ -1,4 +1,5 @@
-"""Table definitions (SQLAlchemy Core). Created at start-up when missing."""
+"""Table definitions (SQLAlchemy Core) for queries; the schema itself is made by the migrations
+(store/migrations/versions/), which must match these."""
 
 from __future__ import annotations
 
@@ -27,5 +28,55 @@ request_log = Table(
     Column("error_class", String(64), nullable=False),
     Column("route", JSON, nullable=False),
     Column("record", Text, nullable=False),
+    Column("team", String(256)),
     Index("ix_lmgate_request_log_time", "time"),
+)
+
+
+def _limits() -> list[Column]:
+    return [
+        Column("rpm_limit", Integer),
+        Column("tpm_limit", Integer),
+        Column("max_parallel_requests", Integer),
+        Column("max_budget", Float),
+        Column("budget_duration", String(32)),
+        Column("model_rpm_limit", JSON),
+        Column("model_tpm_limit", JSON),
+        Column("spend", Float, nullable=False, default=0.0),
+        Column("created_at", Float, nullable=False),
+        Column("updated_at", Float, nullable=False),
+    ]
+
+
+teams = Table(
+    "lmgate_teams",
+    metadata,
+    Column("team_id", String(64), primary_key=True),
+    Column("team_alias", String(256)),
+    Column("models", JSON, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("blocked", Boolean, nullable=False, default=False),
+    *_limits(),
+)
+
+keys = Table(
+    "lmgate_keys",
+    metadata,
+    Column("token", String(64), primary_key=True),  # sha256 hex of the key value (LiteLLM's hash)
+    Column("key_name", String(64), nullable=False),  # "sk-...abcd"
+    Column("key_alias", String(256), unique=True),
+    Column("team_id", String(64), index=True),
+    Column("models", JSON, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("blocked", Boolean, nullable=False, default=False),
+    Column("expires", Float),  # unix seconds; None = never
+    *_limits(),
+)
+
+# One row (id 1): bumped in the same transaction as every key or team change; gateways poll it.
+keys_revision = Table(
+    "lmgate_keys_revision",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision", Integer, nullable=False),
 )
