@@ -31,7 +31,6 @@ from lmgate.inbound.base import BY_PATH, NOT_MINE, InboundProtocol, Renderer, re
 from lmgate.inbound.common import read_json_body, require_model
 from lmgate.inbound.openai import JSON, SSE_HEADERS, error_body
 from lmgate.inbound.sealing import Sealer
-from lmgate.keys.paths import database_url
 from lmgate.observability import tracking
 from lmgate.observability.requestlog import default_state_dir
 from lmgate.server.state import STATE, state
@@ -324,16 +323,18 @@ def _sealer_secret(app: web.Application) -> str:
 
 
 def open_store(app: web.Application) -> ResponseStore | None:
-    """The store in general_settings.database_url, else in the state directory's lmgate.db (the file
-    virtual keys use too)."""
-    config = app[STATE].config
-    gs = config.file.general_settings
+    """The store in general_settings.database_url, else in a SQLite file of its own in the state
+    directory (not the keys' lmgate.db, which exists only once a key does)."""
+    gs = app[STATE].config.file.general_settings
     if not gs.responses_store:
         return None
-    directory = default_state_dir()
-    if gs.database_url is None:
+    if gs.database_url is not None:
+        url = gs.database_url.get_secret_value()
+    else:
+        directory = default_state_dir()
         directory.mkdir(parents=True, exist_ok=True)
-    return ResponseStore.open(database_url(config, directory), gs.responses_retention_days * 86400)
+        url = f"sqlite:///{directory / 'responses.db'}"
+    return ResponseStore.open(url, gs.responses_retention_days * 86400)
 
 
 async def _purging(store: ResponseStore) -> None:
