@@ -214,7 +214,7 @@ def test_reasoning_round_trip_through_encrypted_content(gw: ServerThread, upstre
     assert reasoning.encrypted_content and "six" not in reasoning.encrypted_content
     assert reasoning.summary[0].text == "six times seven"
     replay = {"type": "reasoning", "id": reasoning.id, "summary": [], "encrypted_content": reasoning.encrypted_content}
-    c.responses.create(model="coder", input=["answer?", replay, {"role": "assistant", "content": "42"}, "sure?"], store=False)  # type: ignore[list-item]
+    c.responses.create(model="coder", input=[{"role": "user", "content": "answer?"}, replay, {"role": "assistant", "content": "42"}, {"role": "user", "content": "sure?"}], store=False)  # type: ignore[list-item]
     assert upstream.seen[1].body["messages"][1] == {"role": "assistant", "content": "42", "reasoning": "six times seven"}
 
 
@@ -229,7 +229,7 @@ def test_ollama_upstream_text_and_tool_call(ollama: FakeOllamaUpstream, make_gat
     call = next(i for i in called.output if i.type == "function_call")
     assert call.name == "exec_command" and json.loads(call.arguments) == {"cmd": "ls"} and call.call_id
     out = {"type": "function_call_output", "call_id": call.call_id, "output": "a.txt"}
-    done = _create(c, stream, model="coder", input=["list", call.model_dump(exclude_none=True), out], tools=[EXEC], store=False)
+    done = _create(c, stream, model="coder", input=[{"role": "user", "content": "list"}, call.model_dump(exclude_none=True), out], tools=[EXEC], store=False)
     assert done.output_text == "hello from ollama"
     sent = ollama.seen[-1].body
     assert sent["messages"][-1] == {"role": "tool", "content": "a.txt", "tool_name": "exec_command", "tool_call_id": call.call_id}

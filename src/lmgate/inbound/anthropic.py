@@ -28,9 +28,9 @@ from lmgate.translate.anthropic import (
     error_body,
     estimate_tokens,
     message,
-    validate,
 )
 from lmgate.translate.anthropic_stream import MessageStream, error_frame
+from lmgate.validate.anthropic import messages as check_messages
 
 NAME = "anthropic"
 JSON = "application/json"
@@ -105,7 +105,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     model = require_model(body)
     stream = body.get("stream") is True
-    validate(body)  # the rest (e.g. document blocks) is refused where the upstream cannot take it
+    check_messages(body)  # types and structure; the rest (document blocks ...) where the upstream cannot take it
     greq = GatewayRequest(
         "chat", NAME, body, model, stream, wants_usage=stream, to_canonical=canonical_request,
         forward_headers=_forwarded(request),

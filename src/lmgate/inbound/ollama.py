@@ -34,6 +34,7 @@ from lmgate.translate.ollama_inbound import (
     now_rfc3339,
     openai_request,
 )
+from lmgate.validate import ollama as validate
 
 log = logging.getLogger("lmgate.ollama")
 NAME = "ollama"
@@ -239,25 +240,23 @@ class OllamaProtocol(InboundProtocol):
 OLLAMA = OllamaProtocol()
 
 
+VALIDATORS = {
+    "chat": validate.chat, "generate": validate.generate, "embed": validate.embed, "embeddings": validate.embeddings,
+}
+
+
 async def _inference(request: web.Request, endpoint: Endpoint, operation: str) -> web.StreamResponse:
     received = time.perf_counter_ns()
     body = await read_json_body(request)
     alias = _resolve(request, body.get("model"))
     streams = operation in ("chat", "generate")
     stream = streams and body.get("stream") is not False
+    VALIDATORS[operation](body)
     if operation == "chat":
-        messages = body.get("messages")
-        if messages is not None and not isinstance(messages, list):
-            raise BadRequest("'messages' must be an array")
-        if not messages:
+        if not body.get("messages"):
             return await _load(request, alias, operation, body.get("keep_alive"))
-    elif operation == "generate":
-        if not body.get("prompt") and not body.get("images"):
-            return await _load(request, alias, operation, body.get("keep_alive"))
-    elif operation == "embed" and body.get("input") in (None, "", []):
-        raise BadRequest("'input' is required: a string or an array of strings")
-    elif operation == "embeddings" and not isinstance(body.get("prompt"), str):
-        raise BadRequest("'prompt' is required: the text to embed")
+    elif operation == "generate" and not body.get("prompt") and not body.get("images"):
+        return await _load(request, alias, operation, body.get("keep_alive"))
     greq = GatewayRequest(
         endpoint, NAME, body, alias, stream, wants_usage=stream, operation=operation,
         to_canonical=openai_request, received_ns=received,

@@ -11,13 +11,14 @@ import orjson
 from aiohttp import web
 
 from lmgate.core import Endpoint, GatewayRequest
-from lmgate.errors import BadRequest, GatewayError, ModelNotFound, UpstreamError
+from lmgate.errors import GatewayError, ModelNotFound, UpstreamError
 from lmgate.inbound import relay
 from lmgate.inbound.base import BY_PATH, BY_PREFIX, NOT_MINE, InboundProtocol, retry_after_headers
 from lmgate.inbound.common import read_json_body, require_model
 from lmgate.keys import auth as keys_auth
 from lmgate.observability import tracking
 from lmgate.server.state import state
+from lmgate.validate import openai as validate
 
 NAME = "openai"
 JSON = "application/json"
@@ -97,9 +98,7 @@ async def _respond(request: web.Request, greq: GatewayRequest) -> web.StreamResp
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     greq = _gateway_request("chat", body)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequest("'messages' must be a non-empty array of messages", param="messages")
+    validate.chat(body)
     return await _respond(request, greq)
 
 
@@ -107,8 +106,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 async def completions(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     greq = _gateway_request("completion", body)
-    if body.get("prompt") is None:
-        raise BadRequest("'prompt' is required", param="prompt")
+    validate.completion(body)
     return await _respond(request, greq)
 
 
@@ -116,8 +114,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
 async def embeddings(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     greq = _gateway_request("embedding", body)
-    if body.get("input") in (None, "", []):
-        raise BadRequest("'input' is required: a string or an array of strings", param="input")
+    validate.embedding(body)
     return await _respond(request, greq)
 
 

@@ -38,6 +38,7 @@ from lmgate.store.responses import ResponseStore, owner_of
 from lmgate.translate.responses import chat_request, dropped_tools, input_items
 from lmgate.translate.responses_answer import listed_input_items, new_response_id, response_object
 from lmgate.translate.responses_stream import StreamTranslator, frame
+from lmgate.validate import responses as validate
 
 log = logging.getLogger("lmgate.responses")
 NAME = "responses"
@@ -197,6 +198,7 @@ async def _history(rs: ResponsesState, previous: Any, reader: str | None) -> lis
 async def create(request: web.Request) -> web.StreamResponse:
     body = await read_json_body(request)
     model = require_model(body)
+    validate.create(body)  # types and structure, before the store or an upstream is asked anything
     if body.get("background") is True:
         raise BadRequest("'background: true' is not supported by this gateway yet", param="background")
     rs = request.app[RESPONSES]

@@ -3,6 +3,10 @@
 The upstream's bytes go through untouched, cut only at event boundaries. Events are parsed only when
 they mention `usage` (to capture it, and to drop the usage-only chunk a client did not ask for) — the
 rest of the stream is never decoded on the pass-through path.
+
+Line endings: SSE allows CRLF, LF and a lone CR. Every one becomes LF before framing, however the
+upstream's bytes were split across reads (a CRLF whose CR ends one read and whose LF starts the next
+is one line end, not two).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class OpenAISSEStream(UpstreamStream):
         self.usage: Usage | None = None
         self._finished = False  # saw a finish_reason or [DONE]
         self._done = False
+        self._after_cr = False  # the last read ended in CR: an LF starting the next belongs to it
 
     def _inspect(self, block: bytes) -> bytes:
         """Parse only the events that mention usage (capture it; drop a usage-only chunk when stripping).
@@ -75,6 +80,13 @@ class OpenAISSEStream(UpstreamStream):
             return not (self._strip_usage and not obj.get("choices"))
         return True
 
+    def _lf(self, data: bytes) -> bytes:
+        """`data` with CRLF and lone CR line endings as LF, a CRLF split across reads included."""
+        if self._after_cr and data.startswith(b"\n"):
+            data = data[1:]
+        self._after_cr = data.endswith(b"\r")
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
     def _note_end(self, block: bytes) -> None:
         tail = block[-64:]
         if b"data: [DONE]" in tail or b"data:[DONE]" in tail:
@@ -86,8 +98,8 @@ class OpenAISSEStream(UpstreamStream):
         buf = b""
         try:
             async for data in self._resp.content.iter_any():
-                if b"\r" in data:
-                    data = data.replace(b"\r\n", b"\n")
+                if self._after_cr or b"\r" in data:
+                    data = self._lf(data)
                 buf += data
                 cut = buf.rfind(b"\n\n")
                 if cut < 0:

@@ -5,8 +5,10 @@ failure may heal (backoff with jitter, Retry-After honoured), then A's fallback 
 (`fallbacks`, or `default_fallbacks`). Context-length and content-policy refusals switch to the alias's
 `context_window_fallbacks` / `content_policy_fallbacks`; any other client error (400) is answered as is.
 Deployments cooling down, over their upstream quota or at their `max_parallel_requests` are skipped
-before anything is sent. The requested name is resolved first (group aliases, wildcards:
-config/aliases.py); a wildcard deployment gets the requested name as its upstream model.
+before anything is sent, and so are those whose `model_info.mode` does not fit the endpoint or that
+said they do not serve it (capability, never health: routing/capabilities.py). The requested name is
+resolved first (group aliases, wildcards: config/aliases.py); a wildcard deployment gets the requested
+name as its upstream model.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ from lmgate.limits import MemoryQuotas, Quota, QuotaStore
 from lmgate.limits.base import share
 from lmgate.limits.parallel import MemoryParallel, ParallelStore
 from lmgate.providers.http import UpstreamPool
+from lmgate.routing.capabilities import CapabilityMemory, cannot_serve, serves_mode
 from lmgate.routing.cooldowns import CooldownStore, MemoryCooldowns
 from lmgate.routing.error_classes import error_class
 from lmgate.routing.outcomes import Verdict, backoff_delay, classify
 from lmgate.routing.strategies import DeploymentStats, candidates
 from lmgate.routing.stream import OnClose, PeekedStream
-from lmgate.routing.trace import RouteTrace
+from lmgate.routing.trace import UNSUPPORTED, RouteTrace
 from lmgate.routing.wildcards import Variants
 from lmgate.workers import SOLO, WorkerIdentity
 
@@ -113,8 +116,10 @@ class Router:
         # whole quota (it splits by itself while Redis is down).
         workers = 1 if self.state.quotas.shared else worker.count
         self._quota = {d.name: Quota(d.rpm, d.tpm, d.rpd).split(workers) for d in config.deployments}
-        # simple-shuffle's first pick is a weighted draw: cumulative weights once per config
-        self._cum_weights = {a: list(accumulate(d.weight for d in deps)) for a, deps in config.aliases.items()}
+        # (alias, endpoint, requested?) -> the deployments whose mode fits, and their cumulative weights
+        # (simple-shuffle's first pick is a weighted draw); filled once per key and config
+        self._serving: dict[tuple[str, str, bool], tuple[list[Deployment], list[float]]] = {}
+        self.capabilities = CapabilityMemory()  # what upstreams said they do not serve; new per config
         self._coolable = {d.name: self._may_cool(d) for d in config.deployments}
         default_parallel = config.file.router_settings.default_max_parallel_requests
         split = 1 if self.state.parallel.shared else worker.count
@@ -192,13 +197,13 @@ class Router:
 
     async def _route(self, request: GatewayRequest, trace: RouteTrace, resolved: str) -> RouteResult:
         """Walk the plan of `resolved` (the alias the requested name resolved to)."""
-        outcome, alias = await self._walk(self.plan(resolved), request, trace)
+        outcome, alias = await self._walk(self.plan(resolved), request, trace, resolved)
         if isinstance(outcome, Refusal):
             special = self._special_chain(outcome.verdict, alias, resolved)
             if not special:
                 raise outcome.error
             refused = outcome.error
-            outcome, _ = await self._walk(special, request, trace)
+            outcome, _ = await self._walk(special, request, trace, resolved)
             if isinstance(outcome, Refusal):
                 raise outcome.error
             outcome = outcome or refused
@@ -206,17 +211,17 @@ class Router:
             return outcome
         if outcome is not None:
             raise outcome
-        raise self._nothing_sent(resolved, trace)
+        raise self._nothing_sent(request, resolved, trace)
 
     async def _walk(
-        self, plan: Iterable[str], request: GatewayRequest, trace: RouteTrace
+        self, plan: Iterable[str], request: GatewayRequest, trace: RouteTrace, resolved: str
     ) -> tuple[AliasOutcome, str]:
         """Try each alias of `plan` in turn until one answers or refuses; the outcome and its alias.
         When all failed, the last failure (None when nothing was sent at all)."""
         last: UpstreamError | None = None
         alias = ""
         for alias in plan:
-            outcome = await self._try_alias(alias, request, trace)
+            outcome = await self._try_alias(alias, request, trace, resolved)
             if isinstance(outcome, RouteResult | Refusal):
                 return outcome, alias
             last = outcome or last
@@ -233,7 +238,9 @@ class Router:
                     return found
         return ()
 
-    def _nothing_sent(self, alias: str, trace: RouteTrace) -> GatewayError:
+    def _nothing_sent(self, request: GatewayRequest, alias: str, trace: RouteTrace) -> GatewayError:
+        if trace.cooldown_wait is None and trace.quota_wait is None and not trace.busy:
+            return cannot_serve(self.config.aliases, self.capabilities, request, trace, alias)
         if trace.cooldown_wait is not None:
             wait = trace.cooldown_wait
             err: GatewayError = NoHealthyDeployment(
@@ -256,13 +263,25 @@ class Router:
         err.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
         return err
 
-    async def _try_alias(self, alias: str, request: GatewayRequest, trace: RouteTrace) -> AliasOutcome:
+    def _candidates(self, alias: str, request: GatewayRequest, requested: bool) -> tuple[list[Deployment], list[float]]:
+        key = (alias, request.endpoint, requested)
+        found = self._serving.get(key)
+        if found is None:
+            fit = [d for d in self.config.aliases[alias] if serves_mode(d, key[1], key[2])]
+            found = self._serving[key] = (fit, list(accumulate(d.weight for d in fit)))
+        return found
+
+    async def _try_alias(
+        self, alias: str, request: GatewayRequest, trace: RouteTrace, resolved: str
+    ) -> AliasOutcome:
         """One alias: every deployment once, then retry rounds with backoff. The answer, a refusal, or
-        the last error."""
+        the last error. `resolved` is the alias the client's name resolved to (its own deployments may
+        leave model_info.mode unset)."""
         policy = self.config.policy
-        deps = candidates(
-            policy.strategy, self.config.aliases[alias], self.state.stats.get, self._rng, self._cum_weights[alias]
-        )
+        serving, cum_weights = self._candidates(alias, request, alias == resolved)
+        if not serving:
+            return None
+        deps = candidates(policy.strategy, serving, self.state.stats.get, self._rng, cum_weights)
         if alias in self._variants.aliases:
             deps = (self._variants.get(d, request.model) for d in deps)
         pending: Iterable[tuple[Deployment, int]] = ((d, 0) for d in deps)  # attempts made so far
@@ -275,17 +294,25 @@ class Router:
             again: list[tuple[Deployment, int]] = []
             hint = None
             for dep, tried in pending:
-                slot = await self._admit(dep, trace)
+                slot = await self._admit(dep, request, trace)
                 if slot is None:
                     continue
                 started = time.perf_counter()
                 try:
                     answer = await self._attempt(dep, request, slot)
                 except UpstreamError as exc:
-                    trace.add(dep.name, exc.outcome, time.perf_counter() - started)
                     verdict = classify(exc)
+                    outcome = UNSUPPORTED if verdict is Verdict.UNSUPPORTED else exc.outcome
+                    trace.add(dep.name, outcome, time.perf_counter() - started)
                     if verdict in (Verdict.FATAL, Verdict.CONTEXT, Verdict.CONTENT):
                         return Refusal(verdict, exc)
+                    if verdict is Verdict.UNSUPPORTED:  # capability, not health: remember, try the next
+                        self.capabilities.remember(dep.name, request.endpoint, exc.message)
+                        trace.unsupported.append(exc.message)
+                        continue
+                    if verdict is Verdict.LACKS:  # this request needs a feature the model lacks
+                        trace.lacking = trace.lacking or exc
+                        continue
                     last = exc
                     kind = error_class(exc)
                     if await self._failed(dep, exc, verdict, kind) and tried < self._retries(dep, kind):
@@ -308,9 +335,15 @@ class Router:
             return by_class
         return policy.num_retries if dep.max_retries is None else dep.max_retries
 
-    async def _admit(self, dep: Deployment, trace: RouteTrace) -> str | None:
-        """Skip (and record) a deployment that is cooling down, at its max_parallel_requests or over its
-        quota (None); otherwise count the request and return its parallel slot ("" when unlimited)."""
+    async def _admit(self, dep: Deployment, request: GatewayRequest, trace: RouteTrace) -> str | None:
+        """Skip (and record) a deployment that said it does not serve the endpoint, is cooling down, at its
+        max_parallel_requests or over its quota (None); otherwise count the request and return its
+        parallel slot ("" when unlimited)."""
+        if self.capabilities:
+            known = self.capabilities.unsupported(dep.name, request.endpoint)
+            if known is not None:
+                trace.skip_unsupported(dep.name, known.reason)
+                return None
         left = self.state.cooldowns.remaining(dep.name)
         if left > 0:
             trace.skip_cooldown(dep.name, left)

@@ -1,4 +1,5 @@
-"""Every deployment's state for GET /health: healthy, cooling down (until when, why) or over quota."""
+"""Every deployment's state for GET /health: healthy, cooling down (until when, why) or over quota, and
+the endpoints it said it does not serve (capability, not health: the state stays healthy)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,12 @@ async def deployment_states(router: Router) -> dict[str, Any]:
             left, reason = cooling
             until = datetime.fromtimestamp(time.time() + left, UTC).isoformat(timespec="seconds")
             row.update(state="cooling_down", reason=reason, cooldown_until=until, cooldown_remaining_s=round(left, 1))
+        unsupported = router.capabilities.of(d.name)
+        if unsupported:  # capability, not health: the state stays as it is
+            row["unsupported"] = {
+                ep: {"reason": why, "until": datetime.fromtimestamp(time.time() + left, UTC).isoformat(timespec="seconds")}
+                for ep, (left, why) in unsupported.items()
+            }
         if quota:
             usage = await state.quotas.usage(d.name)
             row["quota"] = {

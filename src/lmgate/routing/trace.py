@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lmgate.errors import UpstreamError
 
 COOLDOWN = "cooldown"
 QUOTA_PREFIX = "quota-"
+BUSY = "busy"  # at its max_parallel_requests
+UNSUPPORTED = "unsupported"  # does not serve the endpoint (capability, not health)
 
 
 def is_skip(outcome: str) -> bool:
-    """A candidate passed over before anything was sent (cooling down, over quota): not an upstream failure."""
-    return outcome == COOLDOWN or outcome.startswith(QUOTA_PREFIX)
+    """A candidate passed over (cooling down, over quota, busy) or one that does not serve the endpoint:
+    never an upstream failure."""
+    return outcome in (COOLDOWN, BUSY, UNSUPPORTED) or outcome.startswith(QUOTA_PREFIX)
 
 
 @dataclass(slots=True)
@@ -32,6 +39,8 @@ class RouteTrace:
     cooldown_wait: float | None = None  # shortest remaining cooldown among skipped candidates
     quota_wait: float | None = None  # shortest wait until a skipped candidate's quota frees up
     busy: bool = False  # a candidate was skipped at its max_parallel_requests
+    unsupported: list[str] = field(default_factory=list)  # why candidates do not serve the endpoint
+    lacking: UpstreamError | None = None  # the first "model lacks a feature this request uses" refusal
 
     def add(self, deployment: str, outcome: str, seconds: float | None = None) -> None:
         self.attempts.append(RouteAttempt(deployment, outcome, seconds))
@@ -45,8 +54,12 @@ class RouteTrace:
         self.quota_wait = wait if self.quota_wait is None else min(self.quota_wait, wait)
 
     def skip_busy(self, deployment: str) -> None:
-        self.add(deployment, "busy")
+        self.add(deployment, BUSY)
         self.busy = True
+
+    def skip_unsupported(self, deployment: str, reason: str) -> None:
+        self.add(deployment, UNSUPPORTED)
+        self.unsupported.append(reason)
 
     @property
     def eventful(self) -> bool:
