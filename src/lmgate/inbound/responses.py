@@ -12,6 +12,7 @@ the `x-lmgate-warning` header. See docs/responses.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -340,12 +341,16 @@ def open_store(app: web.Application) -> ResponseStore | None:
 
 
 async def _purging(store: ResponseStore) -> None:
+    """Deletes expired responses every hour, once this process has used the store (a gateway that
+    never serves /v1/responses never opens the database)."""
     while True:
+        await asyncio.sleep(PURGE_EVERY_S)
+        if not store.used:
+            continue
         try:
             await store.purge()
         except Exception:
             log.warning("could not purge expired responses", exc_info=True)
-        await asyncio.sleep(PURGE_EVERY_S)
 
 
 def install(app: web.Application) -> None:
@@ -360,6 +365,8 @@ def install(app: web.Application) -> None:
         purge = asyncio.create_task(_purging(store))
         yield
         purge.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purge
         await store.close()
 
     app.cleanup_ctx.append(lifespan)

@@ -82,6 +82,11 @@ class ResponseStore:
             event.listen(store.engine.sync_engine, "connect", _sqlite_pragmas)
         return cls(store, retention_s)
 
+    @property
+    def used(self) -> bool:
+        """Whether this process has reached the table yet."""
+        return self._created
+
     async def _ensure(self) -> None:
         if self._created:
             return
