@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint typecheck unit bench deploy-check clean e2e e2e-model e2e-webui e2e-claude e2e-codex
+.PHONY: serve test lint typecheck unit bench deploy-check clean e2e e2e-model e2e-webui e2e-claude e2e-codex e2e-agents
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,7 @@ bench: $(STAMP)
 
 # The real-client tier: real servers and clients nobody on the team wrote, each part installing what it
 # needs into $${XDG_CACHE_HOME:-~/.cache}/lmgate-e2e on first use (e2e/install.sh prints how long).
-E2E_PARTS := e2e-model e2e-webui e2e-claude
-# e2e-codex: Codex doing a tool round trip through lmgate lands with the Responses protocol (add the
-# target below and the name to E2E_PARTS).
+E2E_PARTS := e2e-model e2e-webui e2e-claude e2e-codex e2e-agents
 
 e2e: $(E2E_PARTS)
 
@@ -55,6 +53,27 @@ $(CLAUDE):
 # Claude Code -> lmgate -> a loopback model (OpenAI-compatible and Ollama): one Bash tool round trip each.
 e2e-claude: $(STAMP) $(CLAUDE)
 	LMGATE_E2E_CLAUDE=$(CLAUDE) $(BIN)/pytest tests/e2e_claude_code.py -q
+
+# Codex CLI -> lmgate's Responses API -> a loopback model (OpenAI-compatible and Ollama): one exec_command round trip each.
+CODEX := $(E2E_DIR)/node_modules/.bin/codex
+
+$(CODEX):
+	mkdir -p $(E2E_DIR)
+	cd $(E2E_DIR) && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --no-audit --no-fund @openai/codex
+
+e2e-codex: $(STAMP) $(CODEX)
+	LMGATE_E2E_CODEX=$(CODEX) $(BIN)/pytest tests/e2e_codex.py -q
+
+# The OpenAI Agents SDK (PyPI openai-agents) -> lmgate's Responses API, in a venv of its own (the SDK
+# pulls in mcp and more, kept out of the test extras).
+AGENTS_VENV := $(E2E_DIR)/agents-venv
+
+$(AGENTS_VENV)/bin/pytest:
+	$(PYTHON) -m venv $(AGENTS_VENV)
+	$(AGENTS_VENV)/bin/pip install -q -e '.[test]' openai-agents
+
+e2e-agents: $(AGENTS_VENV)/bin/pytest
+	$(AGENTS_VENV)/bin/pytest tests/e2e_agents_sdk.py -q -p no:cacheprovider
 
 # Lint, render and schema-validate the Dockerfile, Helm chart, manifests, Flux files and systemd unit
 # (docs/deploy.md). Installs its tools on first use into $(DEPLOY_TOOLS).

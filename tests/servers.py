@@ -146,9 +146,9 @@ class FakeServer:
 class Behaviour:
     """What the upstream does for one request.
 
-    kind: ok | slow | status | garbage | html | reset | cut | stall | json_for_stream | no_done | hang | tools
+    kind: ok | slow | status | garbage | html | reset | cut | stall | json_for_stream | no_done | hang
 
-    `tools` answers (not streamed) with `tool_calls`: [(name, arguments), ...] as OpenAI's tool calls.
+    `tool_calls` ([{id, name, arguments}]) and `reasoning` shape a chat answer, streamed or not.
 
     `cut` resets the connection and `stall` stops sending (connection open) after `after_chunks`
     stream events; with after_chunks=0 both happen after the 200 headers, before the first event.
@@ -161,7 +161,9 @@ class Behaviour:
     delay: float = 0.0
     after_chunks: int = 2  # for `cut` / `stall`: events sent before the connection is reset / goes quiet
     content: str = "hello from upstream"
-    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    reasoning: str = ""  # chat only: sent as `reasoning` before the content
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # chat only: [{id, name, arguments (JSON text)}]
+    finish: str = "stop"
 
 
 @dataclass
@@ -274,15 +276,13 @@ class FakeOpenAIUpstream(FakeServer):
         if completion:
             choice: dict[str, Any] = {"index": 0, "text": b.content, "finish_reason": "stop", "logprobs": None}
             obj = "text_completion"
-        elif b.kind == "tools":
-            calls = [
-                {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": orjson.dumps(args).decode()}}
-                for i, (name, args) in enumerate(b.tool_calls)
-            ]
-            choice = {"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": calls}, "finish_reason": "tool_calls"}
-            obj = "chat.completion"
         else:
-            choice = {"index": 0, "message": {"role": "assistant", "content": b.content}, "finish_reason": "stop"}
+            message: dict[str, Any] = {"role": "assistant", "content": b.content or None}
+            if b.reasoning:
+                message["reasoning"] = b.reasoning
+            if b.tool_calls:
+                message["tool_calls"] = [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}} for c in b.tool_calls]
+            choice = {"index": 0, "message": message, "finish_reason": "tool_calls" if b.tool_calls else b.finish}
             obj = "chat.completion"
         data = {"id": "up-1", "object": obj, "created": int(time.time()), "model": body["model"], "choices": [choice], "usage": usage}
         return web.json_response(data, dumps=lambda o: orjson.dumps(o).decode())
@@ -308,10 +308,17 @@ class FakeOpenAIUpstream(FakeServer):
             return {"id": "up-s", "object": obj, "created": created, "model": body["model"], "choices": [choice]}
 
         events = [event(chunk({"role": "assistant", "content": ""} if not completion else ""))]
+        if b.reasoning and not completion:
+            events.append(event(chunk({"reasoning": b.reasoning})))
         for i, w in enumerate(words):
             piece = w if i == 0 else " " + w
             events.append(event(chunk({"content": piece} if not completion else piece)))
-        events.append(event(chunk({} if not completion else "", "stop")))
+        for n, c in enumerate(b.tool_calls):  # id and name first, then the arguments in two fragments
+            half = len(c["arguments"]) // 2
+            first = {"index": n, "id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"][:half]}}
+            events.append(event(chunk({"tool_calls": [first]})))
+            events.append(event(chunk({"tool_calls": [{"index": n, "function": {"arguments": c["arguments"][half:]}}]})))
+        events.append(event(chunk({} if not completion else "", "tool_calls" if b.tool_calls else b.finish)))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)}
             events.append(event({"id": "up-s", "object": "chat.completion.chunk", "created": created, "model": body["model"], "choices": [], "usage": usage}))

@@ -5,8 +5,8 @@ upstream that plays a tool-using model.
 stream and not, `POST /v1/messages/count_tokens`, `GET /v1/models`, Anthropic error bodies, 529
 overloaded, `event: error` inside a 200 stream, cache token counts in usage). Both fakes can play a
 model: when the request offers tools and its last turn carries no tool result, the answer calls the
-shell tool (the first tool with a `command` property, else the first tool; required string arguments
-filled in, `command` set to `echo lmgate`); once the result comes back,
+shell tool (the first tool with a `command` or `cmd` property, else the first tool; required string
+arguments filled in, the shell argument set to `echo lmgate`); once the result comes back,
 the answer is text that quotes it.
 """
 
@@ -70,18 +70,27 @@ def _tool_results(messages: list[Any], anthropic: bool) -> list[str]:
     return out
 
 
+SHELL_ARGS = ("command", "cmd")  # Claude Code's Bash takes `command`, Codex's exec_command `cmd`
+
+
 def play_call(schema: dict[str, Any]) -> dict[str, Any]:
-    """Arguments for a tool: every required string property filled, `command` with a shell command."""
+    """Arguments for a tool: every required string property filled, the shell argument with a command."""
     props = schema.get("properties") or {}
-    args = {k: "echo lmgate" if k == "command" else "x" for k in schema.get("required") or () if (props.get(k) or {}).get("type") == "string"}
-    if "command" in props:
-        args["command"] = "echo lmgate"
+    args = {k: "echo lmgate" if k in SHELL_ARGS else "x" for k in schema.get("required") or () if (props.get(k) or {}).get("type") == "string"}
+    for key in SHELL_ARGS:
+        if key in props:
+            args[key] = "echo lmgate"
     return args
 
 
 def pick_tool(tools: list[dict[str, Any]], schema_of: Any) -> dict[str, Any]:
-    """The shell tool when one is offered (a tool with a `command` property: Claude Code's Bash), else the first."""
-    return next((t for t in tools if "command" in ((schema_of(t) or {}).get("properties") or {})), tools[0])
+    """The shell tool when one is offered (a tool with a `command` or `cmd` property: Claude Code's
+    Bash, Codex's exec_command), else the first."""
+    def shell(t: dict[str, Any]) -> bool:
+        props = (schema_of(t) or {}).get("properties") or {}
+        return any(k in props for k in SHELL_ARGS)
+
+    return next((t for t in tools if shell(t)), tools[0])
 
 
 class FakeAnthropicUpstream(FakeServer):

@@ -80,7 +80,8 @@ class OpenAIUpstream(_FakeBacked):
         self.script.append(Behaviour("status", status))
 
     def tool_call_next(self, name: str, arguments: dict[str, Any]) -> None:
-        self.script.append(Behaviour("tools", tool_calls=[(name, arguments)]))
+        call = {"id": "call_0", "name": name, "arguments": orjson.dumps(arguments).decode()}
+        self.script.append(Behaviour(content="", tool_calls=[call]))
 
 
 class OllamaUpstream(_FakeBacked):

@@ -146,6 +146,11 @@ class GeneralSettings(_Section):
     request_log_flush_seconds: float = Field(default=0.5, gt=0)  # lmgate extension  # lmgate extension: JSONL request log; false disables
     max_request_body_mb: float | None = Field(default=None, gt=0)  # lmgate extension
     config_watch_interval: float | None = Field(default=None, ge=0)  # lmgate extension, 0 = off
+    # lmgate extensions for /v1/responses: keep `store: true` responses (false = never store anything),
+    # how long, and the secret that seals reasoning for `include: ["reasoning.encrypted_content"]`
+    responses_store: bool = True
+    responses_retention_days: float = Field(default=30, gt=0)
+    responses_secret: SecretStr | None = None
 
 
 class ConfigFile(_Section):

@@ -15,8 +15,9 @@ from lmgate.inbound.anthropic import ANTHROPIC
 from lmgate.inbound.base import NOT_MINE, InboundProtocol
 from lmgate.inbound.ollama import OLLAMA
 from lmgate.inbound.openai import OPENAI
+from lmgate.inbound.responses import RESPONSES_PROTOCOL
 
-PROTOCOLS: tuple[InboundProtocol, ...] = (OPENAI, OLLAMA, ANTHROPIC)
+PROTOCOLS: tuple[InboundProtocol, ...] = (OPENAI, OLLAMA, ANTHROPIC, RESPONSES_PROTOCOL)
 DEFAULT: InboundProtocol = OPENAI  # renders errors for requests no protocol claims
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

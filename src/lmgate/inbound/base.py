@@ -60,6 +60,11 @@ class InboundProtocol(ABC):
     @abstractmethod
     def renderer(self, greq: GatewayRequest) -> Renderer: ...
 
+    async def settle(self, greq: GatewayRequest, renderer: Renderer | None) -> None:
+        """Work that must be done before an answer's last bytes go out (the whole body, or a stream's
+        `end`), e.g. storing it so that a follow-up request finds it. Nothing by default."""
+        return None
+
 
 def retry_after_headers(err: GatewayError) -> dict[str, str]:
     """The error's own headers, with Retry-After when an upstream said when to come back."""

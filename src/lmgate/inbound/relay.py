@@ -27,7 +27,10 @@ def answer_headers(request: web.Request, result: RouteResult) -> dict[str, str]:
     return headers
 
 
-async def respond(request: web.Request, greq: GatewayRequest, protocol: InboundProtocol) -> web.StreamResponse:
+async def respond(
+    request: web.Request, greq: GatewayRequest, protocol: InboundProtocol, extra_headers: dict[str, str] | None = None
+) -> web.StreamResponse:
+    """`extra_headers` go on the answer (e.g. a protocol's warning about what it left out)."""
     st = state(request)
     settings = st.config.file.general_settings
     greq.allow_remote_images = bool(settings.allow_remote_images)
@@ -43,14 +46,15 @@ async def respond(request: web.Request, greq: GatewayRequest, protocol: InboundP
     tracking.note_route(rec, result, st.config)
     answer = result.answer
     headers = answer_headers(request, result)
+    if extra_headers:
+        headers.update(extra_headers)
     if isinstance(answer, UpstreamReply):
         tracking.note_upstream_done(rec, time.perf_counter() - started, answer.usage)
         if rec is not None and rec.content is not None:
             tracking.note_completion(rec, answer.canonical())
-        if result.native:
-            body = ModelSplicer(greq.model)(answer.raw)
-        else:
-            body = protocol.renderer(greq).body(answer.canonical())
+        renderer = None if result.native else protocol.renderer(greq)
+        body = ModelSplicer(greq.model)(answer.raw) if renderer is None else renderer.body(answer.canonical())
+        await protocol.settle(greq, renderer)
         headers["Content-Type"] = protocol.content_type
         return web.Response(body=body, headers=headers)
 
@@ -72,7 +76,9 @@ async def respond(request: web.Request, greq: GatewayRequest, protocol: InboundP
                         if rec is not None and rec.ttft_s is None:
                             rec.mark_first_byte()
                         await resp.write(data)
-                await resp.write(renderer.end())
+                tail = renderer.end()
+                await protocol.settle(greq, renderer)
+                await resp.write(tail)
         except UpstreamError as exc:
             tracking.note_error(rec, exc)
             # bytes already reached the client: end in-protocol

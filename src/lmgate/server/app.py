@@ -11,6 +11,7 @@ from aiohttp import web
 
 from lmgate import inbound, keys
 from lmgate.config.runtime import RuntimeConfig
+from lmgate.inbound import responses
 from lmgate.observability.observer import OBSERVER, build_observer, observer_lifespan
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing import Router, RouterState
@@ -35,6 +36,7 @@ def create_app(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> web.Appl
     app.add_routes(health.routes())
     app.add_routes(metrics_endpoint.routes())
     app.add_routes(inbound.routes())
+    responses.install(app)
     app.cleanup_ctx.append(_upstream_sessions)
     app.cleanup_ctx.append(_shared_state)
     app[HEALTH_CHECKS] = HealthChecker(partial(_current, app))
