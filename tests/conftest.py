@@ -9,6 +9,8 @@ import pytest
 from lmgate.config import compile_config, load_config
 from lmgate.server.app import create_app
 from tests.servers import FakeOpenAIUpstream, ServerThread
+from tests.servers_anthropic import FakeAnthropicUpstream, ToolModelOpenAI
+from tests.servers_ollama import FakeOllamaUpstream
 
 pytest_plugins = ["tests.isolation"]  # every lmgate state/config dir points at a temp dir for the session
 
@@ -16,6 +18,28 @@ pytest_plugins = ["tests.isolation"]  # every lmgate state/config dir points at 
 @pytest.fixture
 def upstream() -> Iterator[FakeOpenAIUpstream]:
     up = FakeOpenAIUpstream().start()
+    yield up
+    up.stop()
+
+
+@pytest.fixture
+def ollama_up() -> Iterator[FakeOllamaUpstream]:
+    up = FakeOllamaUpstream().start()
+    yield up
+    up.stop()
+
+
+@pytest.fixture
+def claude_up() -> Iterator[FakeAnthropicUpstream]:
+    up = FakeAnthropicUpstream().start()
+    yield up
+    up.stop()
+
+
+@pytest.fixture
+def tool_model() -> Iterator[ToolModelOpenAI]:
+    """An OpenAI-compatible fake that plays a tool-using model."""
+    up = ToolModelOpenAI().start()
     yield up
     up.stop()
 

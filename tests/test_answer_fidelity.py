@@ -5,7 +5,6 @@ request ids — through the real server with the official `openai` and `ollama` 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
 import ollama
@@ -19,13 +18,6 @@ from tests.servers_ollama import FakeOllamaUpstream
 
 MASTER = "sk-test-master"
 MSG = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture
-def ollama_up() -> Iterator[FakeOllamaUpstream]:
-    up = FakeOllamaUpstream().start()
-    yield up
-    up.stop()
 
 
 @pytest.fixture

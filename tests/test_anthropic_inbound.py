@@ -5,7 +5,6 @@ makes Mistral-style 9-character call ids), an Ollama upstream, an Anthropic upst
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -20,27 +19,6 @@ from tests.servers_ollama import FakeOllamaUpstream, OllamaBehaviour
 ALIASES = ("via-openai", "via-ollama", "via-anthropic", "via-mock")
 BASH = {"name": "Bash", "description": "run a command", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}
 HI = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture
-def tool_model() -> Iterator[ToolModelOpenAI]:
-    up = ToolModelOpenAI().start()
-    yield up
-    up.stop()
-
-
-@pytest.fixture
-def ollama_up() -> Iterator[FakeOllamaUpstream]:
-    up = FakeOllamaUpstream().start()
-    yield up
-    up.stop()
-
-
-@pytest.fixture
-def claude_up() -> Iterator[FakeAnthropicUpstream]:
-    up = FakeAnthropicUpstream().start()
-    yield up
-    up.stop()
 
 
 def config(tool_model: ToolModelOpenAI, ollama_up: FakeOllamaUpstream, claude_up: FakeAnthropicUpstream, extra: str = "") -> str:

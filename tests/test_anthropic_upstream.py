@@ -5,7 +5,6 @@ images, usage with cache tokens, and fallback on 429/529."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import ollama
 import openai
@@ -15,24 +14,10 @@ from typer.testing import CliRunner
 
 from lmgate.cli import app
 from tests.servers import ServerThread
-from tests.servers_anthropic import AnthropicBehaviour, FakeAnthropicUpstream, ToolModelOpenAI
+from tests.servers_anthropic import AnthropicBehaviour
 from tests.servers_ollama import PNG_B64
 
 TOOLS = [{"type": "function", "function": {"name": "Bash", "description": "run", "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}}]
-
-
-@pytest.fixture
-def claude_up() -> Iterator[FakeAnthropicUpstream]:
-    up = FakeAnthropicUpstream().start()
-    yield up
-    up.stop()
-
-
-@pytest.fixture
-def tool_model() -> Iterator[ToolModelOpenAI]:
-    up = ToolModelOpenAI().start()
-    yield up
-    up.stop()
 
 
 @pytest.fixture

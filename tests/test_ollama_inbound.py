@@ -3,8 +3,6 @@ backed by an OpenAI-compatible upstream, an Ollama upstream and the built-in moc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import ollama
 import orjson
@@ -15,13 +13,6 @@ from tests.servers_ollama import PNG_B64, FakeOllamaUpstream, OllamaBehaviour
 
 ALIASES = ("via-openai", "via-ollama", "via-mock")
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
-
-
-@pytest.fixture
-def ollama_up() -> Iterator[FakeOllamaUpstream]:
-    up = FakeOllamaUpstream().start()
-    yield up
-    up.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import ollama
 import openai
@@ -26,13 +25,6 @@ TOOLS = [
     }
 ]
 CALL = {"function": {"index": 0, "name": "get_weather", "arguments": {"city": "Paris"}}}
-
-
-@pytest.fixture
-def ollama_up() -> Iterator[FakeOllamaUpstream]:
-    up = FakeOllamaUpstream().start()
-    yield up
-    up.stop()
 
 
 def config(up: FakeOllamaUpstream, remote_images: bool = False) -> str:

@@ -206,3 +206,18 @@ def function_ok(fn: Any) -> bool:
         and fn.get("parameters").__class__ in (dict, _NONE)
         and fn.get("strict").__class__ in (bool, _NONE)
     )
+
+
+def function_tool(v: Any, p: str) -> None:
+    """An OpenAI-shaped tool (`{type: "function", function: {...}}`), which Ollama's /api/chat takes too."""
+    typed_object(v, p)
+    if v["type"] == "function":
+        fn = v.get("function")
+        if fn is None:
+            raise missing(f"{p}.function")
+        function_def(fn, f"{p}.function")
+
+
+def function_tool_ok(v: Any) -> bool:
+    """The fast path of `function_tool`."""
+    return v.__class__ is dict and v.get("type") == "function" and function_ok(v.get("function"))

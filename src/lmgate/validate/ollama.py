@@ -18,8 +18,8 @@ from lmgate.validate.checks import (
     each,
     each_fast,
     fields,
-    function_def,
-    function_ok,
+    function_tool,
+    function_tool_ok,
     integer,
     invalid_type,
     invalid_value,
@@ -34,7 +34,6 @@ from lmgate.validate.checks import (
     string_or_object,
     string_or_strings,
     strings,
-    typed_object,
 )
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -72,19 +71,6 @@ def _message(m: Any, p: str) -> None:
     fields(m, _MESSAGE, p + ".")
 
 
-def _tool(v: Any, p: str) -> None:
-    typed_object(v, p)
-    if v["type"] == "function":
-        fn = v.get("function")
-        if fn is None:
-            raise missing(f"{p}.function")
-        function_def(fn, f"{p}.function")
-
-
-def _tool_ok(v: Any) -> bool:
-    return v.__class__ is dict and v.get("type") == "function" and function_ok(v.get("function"))
-
-
 def _plain_message(m: Any) -> bool:
     """The fast path of `_message`: {role, content} with text content and a lower-case role."""
     return (
@@ -108,7 +94,7 @@ _COMMON: dict[str, Check] = {
     "top_logprobs": integer,
     "truncate": boolean,
 }
-CHAT_FIELDS: dict[str, Check] = {**_COMMON, "tools": each_fast(_tool_ok, _tool)}
+CHAT_FIELDS: dict[str, Check] = {**_COMMON, "tools": each_fast(function_tool_ok, function_tool)}
 GENERATE_FIELDS: dict[str, Check] = {
     **_COMMON,
     "prompt": string,

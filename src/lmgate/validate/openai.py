@@ -19,7 +19,8 @@ from lmgate.validate.checks import (
     empty,
     fields,
     function_def,
-    function_ok,
+    function_tool,
+    function_tool_ok,
     integer,
     invalid_type,
     invalid_value,
@@ -120,19 +121,6 @@ def _message(m: Any, p: str) -> None:
     fields(m, _MESSAGE, p + ".")
 
 
-def _tool(v: Any, p: str) -> None:
-    typed_object(v, p)
-    if v["type"] == "function":
-        fn = v.get("function")
-        if fn is None:
-            raise missing(f"{p}.function")
-        function_def(fn, f"{p}.function")
-
-
-def _tool_ok(v: Any) -> bool:
-    return v.__class__ is dict and v.get("type") == "function" and function_ok(v.get("function"))
-
-
 _PLAIN_ROLES = frozenset({"user", "assistant", "system", "developer"})
 
 
@@ -187,7 +175,7 @@ CHAT_FIELDS: dict[str, Check] = {
     "max_completion_tokens": integer,
     "logprobs": boolean,
     "top_logprobs": integer,
-    "tools": each_fast(_tool_ok, _tool),
+    "tools": each_fast(function_tool_ok, function_tool),
     "tool_choice": _tool_choice,
     "parallel_tool_calls": boolean,
     "response_format": _response_format,
