@@ -8,6 +8,8 @@
 # out) and prints the top functions by own time and by inclusive time (bench/pyspy_top.py).
 # Samples only the thread holding the GIL (`--gil`): idle worker threads (e.g. a thread pool waiting on
 # its queue) would otherwise show up as busy leaf frames.
+# The gateway gets bench/vkey_setup.sh's config (priced models) and a virtual key with rpm/tpm limits
+# and a budget (KEY=master: the master key), as bench/floor.sh measures it.
 # Env: GATEWAY_CPU=1 LOAD_CPU=0 PROFILE_S=15 RATE=250 PORT=4000 RESULTS_DIR=/tmp/lmgate-bench-results/profile
 #      LMGATE_REF=  (as in run_bench.sh: profile that commit's src/lmgate instead of the working tree)
 # Stacks and an SVG flame graph per mode land in RESULTS_DIR.
@@ -24,7 +26,8 @@ if [[ -n "${LMGATE_REF:-}" ]]; then
 else
   echo "profiling the working tree ($(git -C "$REPO" describe --always --dirty))"
 fi
-export LMGATE_STATE_DIR="${LMGATE_STATE_DIR:-$RESULTS_DIR/state}"
+mkdir -p "$RESULTS_DIR/setup"; rm -rf "$RESULTS_DIR/setup/state"
+source "$HERE/vkey_setup.sh" "$RESULTS_DIR/setup"
 curl -fsS -o /dev/null -m 2 http://127.0.0.1:18080/health || { echo "start the mock first: bench/mock/mock.sh start" >&2; exit 1; }
 if curl -s -o /dev/null -m 1 "$BASE/"; then echo "port $PORT is busy" >&2; exit 1; fi
 
@@ -33,13 +36,13 @@ stop_gw() { [[ -n "$GPID" ]] && { kill -TERM "$GPID" 2>/dev/null || true; wait "
 trap stop_gw EXIT INT TERM
 
 for mode in nonstream stream; do
-  taskset -c "$GATEWAY_CPU" "$REPO/.venv/bin/lmgate" serve --config "$HERE/lmgate-bench.yaml" \
+  taskset -c "$GATEWAY_CPU" "$REPO/.venv/bin/lmgate" serve --config "$RESULTS_DIR/setup/gate.yaml" \
     --host 127.0.0.1 --port "$PORT" --workers 1 >"$RESULTS_DIR/lmgate-$mode.log" 2>&1 &
   GPID=$!
   for _ in $(seq 100); do curl -fsS -o /dev/null -m 1 "$BASE/health/liveliness" 2>/dev/null && break; sleep 0.05; done
   if [[ $mode == stream ]]; then export BENCH_MODEL=bench-model-stream BENCH_STREAM=1
   else export BENCH_MODEL=bench-model BENCH_STREAM=0; fi
-  export BENCH_PATH=/v1/chat/completions BENCH_KEY=sk-bench
+  export BENCH_PATH=/v1/chat/completions BENCH_KEY
   taskset -c "$LOAD_CPU" wrk -t1 -c32 -d3s -s chat.lua "$BASE" >/dev/null
   taskset -c "$LOAD_CPU" wrk -t1 -c32 -d"$((PROFILE_S + 4))s" --latency -s chat.lua "$BASE" >"$RESULTS_DIR/wrk-$mode.txt" &
   WRK=$!

@@ -11,6 +11,7 @@
 #
 # Env (defaults):
 #   SKIP_LITELLM=0      1 = lmgate and direct only (quick run)
+#   SKIP_FLOOR=0        1 = no alternating run against the Python floor (floor.sh, FLOOR_ROUNDS=3)
 #   REPEATS=1           run.sh passes per gateway      STARTS=3   extra cold starts per gateway
 #   GATEWAY_CPU=1  LOAD_CPU=0  MOCK_CPU=0               (wrk, ttfb.py and nginx share the other core)
 #   C1_DUR=10s  CH_DUR=15s  WARMUP=3s  TTFB_N=200       (see run.sh)
@@ -91,6 +92,13 @@ if [[ "$SKIP_LITELLM" != 1 ]]; then
   echo "=== litellm cold starts x$STARTS"
   GATEWAY_ENV="$HERE/litellm-env.sh" STARTUP_LABEL=litellm-start SETTLE_S=2 \
     ./startup_only.sh "$STARTS" "$BASE" /health/liveliness -- "${LITELLM_CMD[@]}"
+fi
+
+if [[ "${SKIP_FLOOR:-0}" != 1 ]]; then
+  # floor.sh starts and stops the mock itself; LMGATE_REF's PYTHONPATH carries over to its lmgate
+  ./mock/mock.sh stop >/dev/null 2>&1 || true
+  echo "=== lmgate (virtual key with rpm, tpm and a budget) vs the Python floor, alternating"
+  ROUNDS="${FLOOR_ROUNDS:-3}" ./floor.sh | tee "$RESULTS_DIR/floor.txt"
 fi
 
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RESULTS_DIR/env.txt"

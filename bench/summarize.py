@@ -139,6 +139,24 @@ if "litellm" in gws:
     p(f"LiteLLM start-ups measured: {', '.join(f'{x:.2f}' for x in st)} s")
 p("")
 
+# --- the Python floor (floor.sh, alternating) ---------------------------------------------------
+floor_file = d / "floor.txt"
+floor = None
+if floor_file.exists():
+    for line in floor_file.read_text().splitlines():
+        if line.startswith("| lmgate/floor |"):
+            floor = [float(x) for x in line.strip("|").split("|")[1:3]]
+if floor:
+    p("### lmgate against the Python floor (bench/floor.sh: alternating, c=32, virtual key with limits and a budget)")
+    p("| mode | direct req/s | lmgate / floor | LiteLLM / floor |")
+    p("|---|---:|---:|---:|")
+    for i, mode in enumerate(("nonstream", "stream")):
+        lm, ll = w("lmgate", mode, 32, "rps"), w("litellm", mode, 32, "rps")
+        # LiteLLM is not run beside the floor: its share is scaled from the lmgate pass of the same run
+        ll_share = f"{floor[i] * ll / lm:.3f} (scaled)" if lm and ll else "–"
+        p(f"| {mode} | {fmt(w('direct', mode, 32, 'rps'), 0)} | {floor[i]:.3f} | {ll_share} |")
+    p("")
+
 # --- targets ----------------------------------------------------------------------------------
 if "lmgate" in gws:
     p("### Targets (one lmgate worker)")
@@ -156,4 +174,7 @@ if "lmgate" in gws:
     st = gw["lmgate"].get("startup_s")
     if st:
         p(f"- ready < 1 s: median {med(st):.2f} s, worst {max(st):.2f} s -> {'MET' if max(st) < 1 else 'NOT met'}")
+    if floor:
+        for i, mode in enumerate(("nonstream", "stream")):
+            p(f"- c=32 {mode} >= 0.90 of the Python floor: {floor[i]:.3f} -> {'MET' if floor[i] >= 0.9 else 'NOT met'}")
 print("\n".join(out))
