@@ -52,10 +52,16 @@ class RuntimeConfig:
     unsupported: list[UnsupportedDeployment] = field(default_factory=list)
     names: AliasTable = field(default_factory=AliasTable)  # group aliases and wildcards
     inert: list[str] = field(default_factory=list)  # "file:line: key: accepted, no effect in lmgate"
+    # read on every request: computed once here rather than through the pydantic settings each time
+    master_key: str | None = field(init=False, default=None)
+    max_body_bytes: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         if not self.by_name:
             self.by_name = {d.name: d for d in self.deployments}
+        gs = self.file.general_settings
+        self.master_key = gs.master_key.get_secret_value() if gs.master_key else None
+        self.max_body_bytes = int((gs.max_request_body_mb or DEFAULT_MAX_BODY_MB) * 1024 * 1024)
 
     def resolve(self, requested: str) -> str | None:
         """The alias (model_name) a requested model name routes to, or None."""
@@ -73,11 +79,6 @@ class RuntimeConfig:
         return shown + [g for g in self.names.listed if self.names.exact[g] in self.aliases]
 
     @property
-    def master_key(self) -> str | None:
-        key = self.file.general_settings.master_key
-        return key.get_secret_value() if key else None
-
-    @property
     def redis_settings(self) -> dict[str, Any] | None:
         """router_settings' Redis connection (redis_url wins over redis_host/port/password); None = none."""
         rs = self.file.router_settings
@@ -93,8 +94,3 @@ class RuntimeConfig:
         """Seconds between checks of the config file for changes (0 = do not watch)."""
         value = self.file.general_settings.config_watch_interval
         return DEFAULT_WATCH_INTERVAL_S if value is None else value
-
-    @property
-    def max_body_bytes(self) -> int:
-        mb = self.file.general_settings.max_request_body_mb or DEFAULT_MAX_BODY_MB
-        return int(mb * 1024 * 1024)
