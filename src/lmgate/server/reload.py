@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import signal
+import time
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class ReloadResult:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     config: RuntimeConfig | None = None
+    why: str = ""  # what asked for it: "SIGHUP", "config file changed", "POST /config/reload", ...
+    at: float = 0.0  # unix time it finished
 
 
 class ConfigReloader:
@@ -61,12 +64,20 @@ class ConfigReloader:
         source = app[STATE].config.source
         self._seen = file_signature(source) if source else None
         self.reloads = 0
+        self.last: ReloadResult | None = None  # the latest attempt in this process, accepted or not
+
 
     @property
     def path(self) -> Path | None:
         return self.app[STATE].config.source
 
     async def reload(self, why: str) -> ReloadResult:
+        result = await self._reload(why)
+        result.why, result.at = why, time.time()
+        self.last = result
+        return result
+
+    async def _reload(self, why: str) -> ReloadResult:
         async with self._lock:
             path = self.path
             if path is None:
@@ -125,6 +136,15 @@ class ConfigReloader:
 
 
 RELOADER: web.AppKey[ConfigReloader] = web.AppKey("lmgate_reloader", ConfigReloader)
+
+
+async def reload_every_worker(app: web.Application, why: str) -> ReloadResult | None:
+    """Reload as SIGHUP does: under `--workers N` the parent is signalled and forwards SIGHUP to every
+    worker, this one included (None: the result arrives in `RELOADER.last`); alone, reload now."""
+    if app[STATE].router.worker.count > 1:
+        os.kill(os.getppid(), signal.SIGHUP)
+        return None
+    return await app[RELOADER].reload(why)
 
 
 def install(app: web.Application) -> None:
