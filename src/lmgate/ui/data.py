@@ -132,8 +132,17 @@ async def traffic(store: Store, window: str) -> dict[str, Any]:
         "errors": sum(1 for r in records if int(r.get("status") or 0) >= 400),
         "timeline": timeline(records, since, seconds, count),
         "bucket_s": seconds / count,
-        "groups": {heading: reports.usage(records, by) for by, heading in GROUPS.items()},
+        "groups": {heading: _named(reports.usage(records, by), by) for by, heading in GROUPS.items()},
     }
+
+
+def _named(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    """Requests without a key label came with the master key (or to an open gateway)."""
+    if by == "key":
+        for row in rows:
+            if row["group"] == "(none)":
+                row["group"] = "(master key)"
+    return rows
 
 
 # ---- requests ----------------------------------------------------------------------------------------
