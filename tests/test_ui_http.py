@@ -3,15 +3,21 @@ SameSite=Strict, signed, expiring), CSRF tokens tied to the session, logout, and
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 
+from lmgate.server.reload import RELOADER
 from lmgate.ui import session as sessions
-from tests.ui_kit import MASTER, PAGES, UPSTREAM_KEY, UiGateway, ui_gateway
+from tests.redis_server import RedisServer, redis_server_fixture, redis_session_fixture  # noqa: F401
+from tests.servers import FakeOpenAIUpstream
+from tests.ui_kit import MASTER, PAGES, UPSTREAM_KEY, UiGateway, ui_config, ui_gateway
+from tests.wait import wait_for
 
 FORMS = ("/ui/keys/create", "/ui/keys/block", "/ui/keys/unblock", "/ui/keys/update", "/ui/keys/delete",
          "/ui/config/reload", "/ui/logout")
@@ -152,3 +158,79 @@ async def test_the_api_key_check_still_guards_everything_else(gateway: UiGateway
     await login(client)  # a UI session is not an API key
     res = await client.get("/v1/models")
     assert res.status == 401
+
+
+async def test_a_rejected_reload_is_shown_and_the_old_config_keeps_serving(tmp_path: Path, make_gateway, upstream: FakeOpenAIUpstream) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(ui_config(tmp_path, upstream, upstream))
+    gw = make_gateway(path)
+    async with aiohttp.ClientSession(gw.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as c:
+        await login(c)
+        token = csrf_of(await (await c.get("/ui/config")).text())
+        path.write_text(path.read_text().replace("model_list:", "model_list: 7\nbroken:"))
+        page = await (await c.post("/ui/config/reload", data={"csrf": token})).text()
+        assert 'id="last-reload" data-ok="no"' in page and "rejected, the previous config keeps serving" in page
+        assert "flaky-model" in page  # still the loaded config
+
+
+async def test_reload_now_reaches_every_replica_through_redis_and_any_replica_accepts_the_session(
+    tmp_path: Path, make_gateway, upstream: FakeOpenAIUpstream, redis_server: RedisServer
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(ui_config(tmp_path, upstream, upstream, router=redis_server.router_settings))
+    a, b = make_gateway(path), make_gateway(path)
+    wait_for(lambda: all(g.app[RELOADER].listening for g in (a, b)), "both replicas to subscribe on Redis")
+    async with aiohttp.ClientSession(a.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as c:
+        cookie = (await login(c)).cookies[sessions.COOKIE].value
+        token = csrf_of(await (await c.get("/ui/config")).text())
+        res = await c.post("/ui/config/reload", data={"csrf": token})
+        assert "Reload sent through Redis" in await res.text()
+    async with aiohttp.ClientSession(b.url, cookies={sessions.COOKIE: cookie}) as other:
+
+        async def reloaded_there() -> bool:
+            page = await (await other.get("/ui/config", allow_redirects=False)).text()
+            return "(web UI, via Redis)" in page and 'data-ok="yes"' in page
+
+        deadline = time.monotonic() + 10
+        while not await reloaded_there():
+            assert time.monotonic() < deadline, "replica b never reloaded"
+            await asyncio.sleep(0.05)
+
+
+def test_reload_now_under_workers_reaches_every_worker_as_sighup(tmp_path: Path, upstream: FakeOpenAIUpstream) -> None:
+    import httpx
+
+    from tests.processes import serving
+
+    path = tmp_path / "config.yaml"
+    path.write_text(ui_config(tmp_path, upstream, upstream))
+    with serving("--config", str(path), "--workers", "2") as url:
+        cookie = httpx.post(url + "/ui/login", data={"master_key": MASTER}).cookies[sessions.COOKIE]
+        signed_in = {"Cookie": f"{sessions.COOKIE}={cookie}"}
+        with httpx.Client(base_url=url, headers=signed_in) as c:  # redirects by hand: httpx drops a Cookie header
+            token = csrf_of(c.get("/ui/config").text)
+            sent = c.post("/ui/config/reload", data={"csrf": token})
+            assert sent.headers["Location"] == "/ui/config?done=sighup"
+            assert "Reload sent to every worker (as SIGHUP)" in c.get(sent.headers["Location"]).text
+        reloaded: set[str] = set()
+
+        def both_workers_reloaded() -> bool:
+            page = httpx.get(url + "/ui/config", headers=signed_in).text  # a new connection: either worker
+            pid = re.search(r"this worker \(pid (\d+)\)", page)
+            if pid and "(SIGHUP)" in page and 'data-ok="yes"' in page:
+                reloaded.add(pid.group(1))
+            return len(reloaded) == 2
+
+        wait_for(both_workers_reloaded, "both workers to show the SIGHUP reload", seconds=20)
+
+
+def test_the_ui_stays_off_the_model_endpoints_import_path() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lmgate.server.app, lmgate.cli; "
+        "print(','.join(m for m in ('jinja2', 'lmgate.ui.pages', 'lmgate.ui.data') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"imported at start-up: {out.stdout}"

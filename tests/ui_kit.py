@@ -18,7 +18,8 @@ PRICE_IN, PRICE_OUT = 0.001, 0.002  # the fake answers 5 prompt and 4 completion
 PAGES = ("/ui/models", "/ui/traffic", "/ui/requests", "/ui/keys", "/ui/config")
 
 
-def ui_config(tmp: Path, good: FakeOpenAIUpstream, flaky: FakeOpenAIUpstream) -> str:
+def ui_config(tmp: Path, good: FakeOpenAIUpstream, flaky: FakeOpenAIUpstream, router: str = "") -> str:
+    extra = "".join(f"  {line.strip()}\n" for line in router.splitlines())
     return textwrap.dedent(f"""
         model_list:
           - model_name: chat
@@ -31,12 +32,13 @@ def ui_config(tmp: Path, good: FakeOpenAIUpstream, flaky: FakeOpenAIUpstream) ->
           allowed_fails: 0
           cooldown_time: 300
           fallbacks: [{{flaky: [chat]}}]
+          __ROUTER__
         general_settings:
           master_key: {MASTER}
           database_url: sqlite:///{tmp / "lmgate.db"}
           request_log_path: {tmp / "requests.jsonl"}
           request_log_flush_seconds: 0.05
-        """)
+        """).replace("  __ROUTER__\n", extra)
 
 
 @dataclass

@@ -48,7 +48,8 @@ NOTICES = {
     "deleted": "Key revoked and deleted.",
     "updated": "Key limits saved.",
     "reloaded": "Config reloaded.",
-    "signalled": "Reload sent to every worker (as SIGHUP); this worker's result is below.",
+    "sighup": "Reload sent to every worker (as SIGHUP); this worker's result is below.",
+    "redis": "Reload sent through Redis to every worker of every replica; this worker's result is below.",
 }
 
 
@@ -258,6 +259,7 @@ async def config_page(request: web.Request) -> web.StreamResponse:
         last=reloader.last,
         reloads=reloader.reloads,
         workers=st.router.worker.count,
+        shared=reloader.listening,
     )
 
 
@@ -265,11 +267,11 @@ async def config_reload(request: web.Request) -> web.StreamResponse:
     reloader = request.app[RELOADER]
     before = reloader.last
     result = await reload_every_worker(request.app, "web UI")
-    if result is None:  # SIGHUP went to the parent; wait for it to come back round to this worker
+    if isinstance(result, str):  # sent to every worker: wait for it to come back round to this one
         deadline = time.monotonic() + RELOAD_WAIT_S
         while reloader.last is before and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        raise web.HTTPSeeOther("/ui/config?done=signalled")
+        raise web.HTTPSeeOther(f"/ui/config?done={result}")
     raise web.HTTPSeeOther("/ui/config?done=reloaded" if result.ok else "/ui/config")
 
 
