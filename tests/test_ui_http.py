@@ -234,3 +234,17 @@ def test_the_ui_stays_off_the_model_endpoints_import_path() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"imported at start-up: {out.stdout}"
+
+
+async def test_without_a_database_traffic_and_requests_say_the_log_is_jsonl_only(tmp_path: Path, make_gateway) -> None:
+    gw = make_gateway(f"""
+        model_list: [{{model_name: m, litellm_params: {{model: mock/echo}}}}]
+        general_settings: {{master_key: {MASTER}, request_log_path: {tmp_path / "requests.jsonl"}}}
+        """)
+    async with aiohttp.ClientSession(gw.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as c:
+        await login(c)
+        for path in ("/ui/traffic", "/ui/requests"):
+            html = await (await c.get(path)).text()
+            assert "No database is configured" in html and "JSONL files only" in html, path
+        keys = await (await c.get("/ui/keys")).text()
+        assert "No keys yet" in keys and "logged spend is not shown" in keys
