@@ -248,3 +248,14 @@ async def test_without_a_database_traffic_and_requests_say_the_log_is_jsonl_only
             assert "No database is configured" in html and "JSONL files only" in html, path
         keys = await (await c.get("/ui/keys")).text()
         assert "No keys yet" in keys and "logged spend is not shown" in keys
+
+
+async def test_a_bad_key_form_is_answered_on_the_page_and_changes_nothing(client: aiohttp.ClientSession) -> None:
+    await login(client)
+    token = csrf_of(await (await client.get("/ui/keys")).text())
+    for fields, message in (({"max_budget": "lots"}, "max_budget&#39; must be a number"), ({"duration": "forever"}, "must look like 30s")):
+        res = await client.post("/ui/keys/create", data={"csrf": token, "key_alias": "bad-form", **fields})
+        html = await res.text()
+        assert res.status == 400 and 'id="keys-error"' in html and message in html, fields
+        assert 'id="new-key"' not in html
+    assert 'data-key="bad-form"' not in await (await client.get("/ui/keys")).text()
