@@ -259,3 +259,21 @@ async def test_a_bad_key_form_is_answered_on_the_page_and_changes_nothing(client
         assert res.status == 400 and 'id="keys-error"' in html and message in html, fields
         assert 'id="new-key"' not in html
     assert 'data-key="bad-form"' not in await (await client.get("/ui/keys")).text()
+
+
+async def test_models_state_shows_over_quota(make_gateway) -> None:
+    import httpx
+
+    gw = make_gateway(f"""
+        model_list:
+          - model_name: tight
+            litellm_params: {{model: mock/echo, rpm: 1}}
+        general_settings: {{master_key: {MASTER}, request_log_path: false}}
+        """)
+    body = {"model": "tight", "messages": [{"role": "user", "content": "hi"}]}
+    assert httpx.post(gw.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {MASTER}"}).status_code == 200
+    async with aiohttp.ClientSession(gw.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as c:
+        await login(c)
+        html = await (await c.get("/ui/models/state")).text()
+        assert 'data-state="over_quota"' in html and "over quota (rpm 1/1)" in html
+        assert "<html" not in html  # the fragment alone, for the in-place refresh
