@@ -223,6 +223,7 @@ async def all_keys(admin: Any) -> list[dict[str, Any]]:
 # ---- config ------------------------------------------------------------------------------------------
 
 MASK = "•••••• (hidden)"
+_PYDANTIC_MASK = "**********"  # how a SecretStr field (database_url, redis_url, ...) dumps
 _SECRET_FIELD = re.compile(r"key|secret|password|passwd|token|bearer|authorization|credential", re.IGNORECASE)
 _NOT_SECRET_FIELD = re.compile(r"^(max_tokens|max_completion_tokens|.*_tokens?_limit|.*_per_token|tpm|tokens?)$", re.IGNORECASE)
 _USERINFO = re.compile(r"(://[^:/\s@]*:)([^@\s/]+)(@)")
@@ -243,7 +244,7 @@ def _masked(value: Any, name: str = "", under_env: bool = False) -> Any:
     if isinstance(value, str):
         if value.startswith("os.environ/"):
             return value  # a reference names a variable, it holds no secret
-        if under_env or (_SECRET_FIELD.search(name) and not _NOT_SECRET_FIELD.match(name)):
+        if value == _PYDANTIC_MASK or under_env or (_SECRET_FIELD.search(name) and not _NOT_SECRET_FIELD.match(name)):
             return MASK
         return _mask_text(value)
     return value
