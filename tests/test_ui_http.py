@@ -277,3 +277,36 @@ async def test_models_state_shows_over_quota(make_gateway) -> None:
         html = await (await c.get("/ui/models/state")).text()
         assert 'data-state="over_quota"' in html and "over quota (rpm 1/1)" in html
         assert "<html" not in html  # the fragment alone, for the in-place refresh
+
+
+async def test_config_page_masks_every_kind_of_secret(make_gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_PROVIDER_KEY", "provider-secret-from-env-321")
+    hidden = {
+        "from_env": "provider-secret-from-env-321",
+        "aws": "AKIAVERYSECRETVALUE0000",
+        "header": "Bearer hdr-secret-value-123",
+        "env": "env-secret-value-456",
+        "url_password": "urlpass789",
+        "shaped": "sk-proj-abcdefghijklmnopqrstuvwxyz0123",
+    }
+    gw = make_gateway(f"""
+        environment_variables: {{SOME_TOKEN_VALUE: {hidden["env"]}}}
+        model_list:
+          - model_name: m
+            litellm_params:
+              model: mock/echo
+              aws_secret_access_key: {hidden["aws"]}
+              extra_headers: {{Authorization: "{hidden["header"]}"}}
+              note: "see {hidden["shaped"]}"
+              api_key: os.environ/SOME_PROVIDER_KEY
+        general_settings:
+          master_key: {MASTER}
+          request_log_path: false
+          alert_webhook: "https://user:{hidden["url_password"]}@hooks.internal/x"
+        """)
+    async with aiohttp.ClientSession(gw.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as c:
+        await login(c)
+        html = await (await c.get("/ui/config")).text()
+    for what, value in hidden.items():
+        assert value not in html, what
+    assert "hooks.internal" in html  # the rest of the URL is kept
