@@ -9,7 +9,7 @@ from functools import partial
 
 from aiohttp import web
 
-from lmgate import inbound, keys
+from lmgate import inbound, keys, ui
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.inbound import responses
 from lmgate.observability.observer import OBSERVER, build_observer, observer_lifespan
@@ -44,6 +44,7 @@ def create_app(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> web.Appl
     reload.install(app)
     app.cleanup_ctx.append(observer_lifespan)
     keys.install(app, config)  # virtual keys and their admin API (with a master key)
+    ui.install(app)  # the admin web UI at /ui (its modules load with the first /ui request)
     return app
 
 

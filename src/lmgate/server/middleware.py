@@ -13,6 +13,7 @@ from lmgate.inbound import protocol_for
 from lmgate.keys import auth as keys_auth
 from lmgate.observability.tracking import current_record, id_headers, note_error
 from lmgate.server.state import STATE
+from lmgate.ui import is_ui_path
 
 log = logging.getLogger("lmgate.server")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -71,9 +72,10 @@ def _metrics_are_public(request: web.Request) -> bool:
 
 @web.middleware
 async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With general_settings.master_key set, every non-public path needs it or a virtual key; otherwise open."""
+    """With general_settings.master_key set, every non-public path needs it or a virtual key; otherwise open.
+    The admin UI (/ui) checks its own login cookie (ui/auth.py) and redirects to its login page."""
     master = request.app[STATE].config.master_key
-    if master is None or request.path in PUBLIC_PATHS or _metrics_are_public(request):
+    if master is None or request.path in PUBLIC_PATHS or _metrics_are_public(request) or is_ui_path(request.path):
         return await handler(request)
     key = presented_key(request)
     if not key:

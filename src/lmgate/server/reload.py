@@ -1,5 +1,6 @@
-"""Hot reload: on a config file change (Kubernetes' ConfigMap symlink swap included), on SIGHUP, and on
-POST /config/reload (master key), load and validate the file, then swap the gateway state atomically.
+"""Hot reload: on a config file change (Kubernetes' ConfigMap symlink swap included), on SIGHUP, on
+POST /config/reload (master key), and on the admin UI's "reload now" (every worker and, with Redis,
+every replica), load and validate the file, then swap the gateway state atomically.
 
 Requests in flight keep the state they started with; an invalid file is logged and the old config keeps
 serving. Upstream sessions (one per origin) and router state (cooldowns, quota counters) carry over.
@@ -13,11 +14,12 @@ import dataclasses
 import logging
 import os
 import signal
+import time
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -28,6 +30,9 @@ from lmgate.errors import PermissionDenied
 from lmgate.routing import Router
 from lmgate.server.environment import export_environment
 from lmgate.server.state import STATE
+
+if TYPE_CHECKING:
+    from lmgate.redis_link import RedisLink
 
 log = logging.getLogger("lmgate.reload")
 Signature = tuple[str, int, int, int, int]
@@ -50,6 +55,8 @@ class ReloadResult:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     config: RuntimeConfig | None = None
+    why: str = ""  # what asked for it: "SIGHUP", "config file changed", "POST /config/reload", ...
+    at: float = 0.0  # unix time it finished
 
 
 class ConfigReloader:
@@ -61,12 +68,21 @@ class ConfigReloader:
         source = app[STATE].config.source
         self._seen = file_signature(source) if source else None
         self.reloads = 0
+        self.last: ReloadResult | None = None  # the latest attempt in this process, accepted or not
+        self.listening = False  # subscribed to RELOAD_CHANNEL on Redis
+
 
     @property
     def path(self) -> Path | None:
         return self.app[STATE].config.source
 
     async def reload(self, why: str) -> ReloadResult:
+        result = await self._reload(why)
+        result.why, result.at = why, time.time()
+        self.last = result
+        return result
+
+    async def _reload(self, why: str) -> ReloadResult:
         async with self._lock:
             path = self.path
             if path is None:
@@ -127,6 +143,57 @@ class ConfigReloader:
 RELOADER: web.AppKey[ConfigReloader] = web.AppKey("lmgate_reloader", ConfigReloader)
 
 
+RELOAD_CHANNEL = "lmgate:config-reload"  # Redis: a message here makes every subscribed process reload
+
+
+async def reload_every_worker(app: web.Application, why: str) -> ReloadResult | str:
+    """Reload every process that serves this config, as SIGHUP reaches every worker.
+
+    With Redis (router_settings) and this process subscribed, the request is published: every worker
+    of every replica sharing that Redis reloads its own file ("redis"). Else, under `--workers N`, the
+    parent is signalled and forwards SIGHUP to every worker, this one included ("sighup"). Either way
+    this process's result arrives in `RELOADER.last`. A lone process reloads now and returns its result.
+    """
+    reloader = app[RELOADER]
+    link = app[STATE].router.state.redis
+    if reloader.listening and link is not None and link.client is not None and link.ok:
+        try:
+            await link.client.publish(RELOAD_CHANNEL, why)
+            return "redis"
+        except Exception as exc:  # fall through to this replica's workers
+            log.warning("could not publish a config reload on Redis (%s); reloading this replica only", type(exc).__name__)
+    if app[STATE].router.worker.count > 1:
+        os.kill(os.getppid(), signal.SIGHUP)
+        return "sighup"
+    return await reloader.reload(why)
+
+
+async def _listen(reloader: ConfigReloader, link: RedisLink) -> None:
+    """Reload when another process (or this one) publishes on RELOAD_CHANNEL; resubscribe after Redis
+    comes back."""
+    while True:
+        try:
+            if link.client is None or not link.ok:
+                await asyncio.sleep(1.0)
+                continue
+            async with link.client.pubsub() as pubsub:
+                await pubsub.subscribe(RELOAD_CHANNEL)
+                reloader.listening = True
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None:
+                        data = message.get("data")
+                        why = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+                        await reloader.reload(f"{why[:100]}, via Redis")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if reloader.listening:
+                log.warning("config reload requests from Redis stopped (%s)", type(exc).__name__)
+            reloader.listening = False
+            await asyncio.sleep(1.0)
+
+
 def install(app: web.Application) -> None:
     """Wire reloading into an app: the reloader, the POST route, the file watch and SIGHUP."""
     app[RELOADER] = ConfigReloader(app)
@@ -139,6 +206,8 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     tasks: set[asyncio.Task[object]] = set()
     watcher = asyncio.create_task(reloader.watch()) if reloader.path else None
+    link = app[STATE].router.state.redis
+    listener = asyncio.create_task(_listen(reloader, link)) if link is not None and reloader.path else None
 
     def on_sighup() -> None:
         task = asyncio.create_task(reloader.reload("SIGHUP"))
@@ -152,10 +221,11 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
     yield
     if hooked:
         loop.remove_signal_handler(signal.SIGHUP)
-    if watcher is not None:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+    for task in (watcher, listener):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def reload_config(request: web.Request) -> web.Response:
