@@ -175,7 +175,7 @@ class KeyLimits:
 
     def _fell_back(self) -> None:
         if self.metrics is not None:
-            self.metrics.key_limits_fallback.labels().inc()
+            self.metrics.key_limits_fallback.labels("memory").inc()
         if not self._fallback_warned:
             self._fallback_warned = True
             log.warning(

@@ -120,7 +120,7 @@ class Metrics:
         ))
         self.key_limits_fallback = counter(Counter(
             "lmgate_key_limits_fallback", "Key limit checks counted in this process because Redis was unreachable.",
-            (), registry=r,
+            ("backend",), registry=r,
         ))
         self._cache: dict[tuple[object, ...], _Children] = {}
         self.compat: LiteLLMMetrics | None = None
