@@ -13,7 +13,7 @@ import httpx
 import ollama
 import pytest
 
-from tests.keys_kit import MASTER, admin, new_key, within
+from tests.keys_kit import MASTER, admin, new_key, ok_json, within
 from tests.limits_kit import COST, ask, limits_config
 from tests.redis_server import RedisServer, redis_server_fixture, redis_session_fixture  # noqa: F401
 
@@ -22,6 +22,7 @@ from tests.redis_server import RedisServer, redis_server_fixture, redis_session_
 def gateway(make_gateway, upstream, tmp_path):
     def start(router: str = "") -> str:
         config = limits_config(upstream.base, f"sqlite:///{tmp_path / 'keys.db'}", str(tmp_path / "requests.jsonl"), router)
+        (tmp_path / "gate.yaml").write_text(config)  # for the command line
         return str(make_gateway(config).url)
 
     return start
@@ -143,6 +144,11 @@ def test_spend_is_settled_and_reported(gateway, tmp_path):
     by_key = admin(url, "/global/spend/report", group_by="api_key").json()
     assert by_key[0]["api_keys"][0]["key_alias"] == "author"
     assert admin(url, "/spend/logs", as_key=key).status_code == 403  # master key only
+    (row,) = ok_json("usage", "--by", "key", "--config", str(tmp_path / "gate.yaml"))["rows"]
+    assert row["group"] == "author" and row["requests"] == 4 and row["cost_usd"] == pytest.approx(3 * COST)
+    assert row["period_spend_usd"] == pytest.approx(3 * COST) and row["max_budget_usd"] == 1.0
+    (team_row,) = ok_json("usage", "--by", "team", "--config", str(tmp_path / "gate.yaml"))["rows"]
+    assert team_row["group"] == "writers" and team_row["max_budget_usd"] == 1.0
 
     metrics = httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {MASTER}"}).text
     assert f'lmgate_key_remaining_budget_usd{{key_alias="author"}} {1.0 - 3 * COST}' in metrics
