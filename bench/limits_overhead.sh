@@ -8,7 +8,9 @@
 # REDIS=1 starts a redis-server on port $((PORT+1)) and shares the counters there (one Lua call each).
 # Prints req/s per key (non-stream and stream), limited/master of the sums and per-round ratios; any
 # non-2xx answer fails the run.
-# Env: ROUNDS=6  SLICE=3s  PORT=4081  REDIS=0  GATEWAY_CPU=1  LOAD_CPU=0  MOCK_CPU=$LOAD_CPU. Traffic to 127.0.0.1 only.
+# Env: ROUNDS=6  SLICE=3s  PORT=4081  REDIS=0  GATEWAY_CPU=1  LOAD_CPU=0  MOCK_CPU=$LOAD_CPU, and
+# BENCH_MOCK_PORT_OFFSET / BENCH_NGINX_PREFIX to run a mock of its own beside another one (mock/mock.sh).
+# Traffic to 127.0.0.1 only.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"; REPO="$(cd "$HERE/.." && pwd)"
 ROUNDS="${ROUNDS:-6}"; SLICE="${SLICE:-3s}"; GATEWAY_CPU="${GATEWAY_CPU-1}"; LOAD_CPU="${LOAD_CPU-0}"; REDIS="${REDIS:-0}"
@@ -20,9 +22,9 @@ PID=""; RPID=""
 trap '[[ -n $PID ]] && { kill -- -"$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; [[ -n $RPID ]] && kill "$RPID" 2>/dev/null; bash "$HERE/mock/mock.sh" stop >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
 # the bench models, priced (model_info), so the budget applies to every request of the limited key
-python3 - "$HERE/lmgate-bench.yaml" "$WORK/gate.yaml" <<'PY'
+python3 - "$HERE/lmgate-bench.yaml" "$WORK/gate.yaml" "$((18080 + ${BENCH_MOCK_PORT_OFFSET:-0}))" <<'PY'
 import sys
-text = open(sys.argv[1]).read()
+text = open(sys.argv[1]).read().replace("127.0.0.1:18080", "127.0.0.1:" + sys.argv[3])
 price = "    model_info: {input_cost_per_token: 0.0000025, output_cost_per_token: 0.00001}\n"
 out = []
 for line in text.splitlines(keepends=True):
@@ -42,7 +44,13 @@ VKEY=$("$REPO/.venv/bin/lmgate" keys create --config "$WORK/gate.yaml" --alias b
   --tpm-limit 1000000000 --max-budget 1000000 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 setsid taskset -c "$GATEWAY_CPU" "$REPO/.venv/bin/lmgate" serve --config "$WORK/gate.yaml" --port "$PORT" --log-level warning >"$WORK/gate.log" 2>&1 &
 PID=$!
-for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/health/liveliness" && break; sleep 0.05; done
+for _ in $(seq 200); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/health/liveliness" && break; sleep 0.05; done
+curl -fs -o /dev/null "http://127.0.0.1:$PORT/health/liveliness" || { echo "lmgate did not start:" >&2; cat "$WORK/gate.log" >&2; exit 1; }
+for k in sk-bench "$VKEY"; do  # one real answer per key before measuring
+  curl -fsS -o /dev/null -H "Authorization: Bearer $k" -H 'content-type: application/json' \
+    -d '{"model":"bench-model","messages":[{"role":"user","content":"hi"}]}' "http://127.0.0.1:$PORT/v1/chat/completions" \
+    || { echo "a request failed; gateway log:" >&2; cat "$WORK/gate.log" >&2; exit 1; }
+done
 
 measure() {  # key model stream duration -> req/s (exits on any error answer)
   local out
