@@ -3,6 +3,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,16 @@ def claude_up() -> Iterator[FakeAnthropicUpstream]:
     up = FakeAnthropicUpstream().start()
     yield up
     up.stop()
+
+
+@pytest.fixture
+def postgres() -> Iterator[Any]:
+    """A throwaway PostgreSQL (tests/pg.py)."""
+    from tests.pg import Postgres
+
+    pg = Postgres()
+    yield pg
+    pg.destroy()
 
 
 @pytest.fixture

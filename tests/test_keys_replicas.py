@@ -7,8 +7,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.keys_kit import admin, chat, keys_config, new_key, within
 from tests.processes import serving
 from tests.redis_server import RedisServer, redis_server_fixture, redis_session_fixture  # noqa: F401
@@ -36,15 +34,6 @@ def test_replicas_on_one_sqlite_file(tmp_path):
     config = tmp_path / "gate.yaml"
     config.write_text(keys_config(f"sqlite:///{tmp_path / 'keys.db'}", str(tmp_path / "requests.jsonl")))
     _replicas_share_keys(config)
-
-
-@pytest.fixture
-def postgres():
-    from tests.pg import Postgres
-
-    pg = Postgres()
-    yield pg
-    pg.destroy()
 
 
 def test_replicas_on_postgres_with_redis(tmp_path, postgres, redis_server: RedisServer):

@@ -22,6 +22,7 @@ import aiohttp
 
 if TYPE_CHECKING:
     from lmgate.config.schema import ModelInfo
+    from lmgate.errors import GatewayError
     from lmgate.providers.base import Provider
 
 Endpoint = Literal["chat", "completion", "embedding"]
@@ -49,6 +50,9 @@ class GatewayRequest:
     # client headers an upstream of the same wire should see (Anthropic's `anthropic-beta`)
     forward_headers: dict[str, str] = field(default_factory=dict)
     canonical_body: dict[str, Any] | None = field(default=None, repr=False)  # computed once, by canonical()
+    # set when the virtual key's money budget cannot pay for this request: paid deployments are skipped
+    # and, when nothing else could serve it, this is the answer (routing/budget.py)
+    paid_refusal: GatewayError | None = field(default=None, repr=False)
 
     def canonical(self) -> dict[str, Any]:
         """The body as an OpenAI request for `endpoint`, translated once however many upstreams are tried."""

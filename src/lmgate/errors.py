@@ -11,6 +11,9 @@
     ├── BodyTooLarge (413)
     ├── ProviderNotSupported (501)    the alias is served only by providers lmgate does not support yet
     ├── QuotaExceeded (429)           every candidate is over its upstream quota (rpm/tpm/rpd); nothing was sent
+    ├── RateLimited (429)             the virtual key, its team or (key, model) is at its rpm/tpm/parallel limit
+    ├── BudgetExceeded (402)          the key's or team's money budget is spent; only paid tiers were left
+    ├── BudgetUnavailable (429)       the shared budget counters (Redis) are unreachable: paid tiers refused
     ├── NoHealthyDeployment (503)     every candidate is cooling down after failures; nothing was sent
     └── UpstreamError                 an upstream attempt failed; `retryable` says whether another candidate may help
         ├── UpstreamStatus            upstream answered with an HTTP error (status and message kept)
@@ -106,6 +109,34 @@ class QuotaExceeded(GatewayError):
     status = 429
     type = "rate_limit_error"
     code = "upstream_quota_exceeded"
+
+
+class RateLimited(GatewayError):
+    """A virtual key's own limit (rpm_limit, tpm_limit, max_parallel_requests: the key's, its team's or
+    per model); nothing was sent. Headers carry Retry-After and LiteLLM's x-ratelimit-*."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class BudgetExceeded(GatewayError):
+    """The key's (or its team's, or the key's per-model) money budget cannot cover this request and no
+    zero-cost candidate was left; nothing was sent. 402, not 429: retrying does not help until the
+    budget resets (Retry-After says when, for budgets with a budget_duration)."""
+
+    status = 402
+    type = "budget_exceeded"
+    code = "budget_exceeded"
+
+
+class BudgetUnavailable(GatewayError):
+    """The shared budget counters (Redis) are unreachable, so a money budget cannot be checked across
+    replicas: paid candidates are refused rather than let each replica spend the whole budget."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "budget_unavailable"
 
 
 class NoHealthyDeployment(GatewayError):

@@ -59,3 +59,9 @@ def unit_prices(deployment: Deployment) -> tuple[float, float]:
         return 0.0, 0.0
     name = deployment.upstream_model.rsplit("/", 1)[-1]
     return PRICES.get(name) or PRICES.get(_DATED.sub("", name)) or (0.0, 0.0)  # unknown: 0
+
+
+def charged(deployment: Deployment) -> bool:
+    """Whether a deployment's answers count against money budgets: not zero-cost (local, self-hosted,
+    a free tier) and priced above zero. Budgets never block the others."""
+    return not deployment.zero_cost and deployment.prices != (0.0, 0.0)

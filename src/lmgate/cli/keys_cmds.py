@@ -97,20 +97,24 @@ AliasOpt = Annotated[str | None, typer.Option("--alias", help="key_alias: the na
 TeamOpt = Annotated[str | None, typer.Option("--team", help="team_id the key belongs to")]
 DurationOpt = Annotated[str | None, typer.Option("--duration", help="Expires after: 30m, 12h, 30d, 1mo …")]
 MetaOpt = Annotated[str | None, typer.Option("--metadata", help="JSON object stored with the key")]
-RpmOpt = Annotated[int | None, typer.Option("--rpm-limit", help="Stored now; enforced with the limits feature")]
-TpmOpt = Annotated[int | None, typer.Option("--tpm-limit", help="Stored now; enforced with the limits feature")]
-BudgetOpt = Annotated[float | None, typer.Option("--max-budget", help="USD; stored now, enforced with the limits feature")]
+RpmOpt = Annotated[int | None, typer.Option("--rpm-limit", help="Requests per minute (429 past it)")]
+TpmOpt = Annotated[int | None, typer.Option("--tpm-limit", help="Tokens per minute (429 past it)")]
+BudgetOpt = Annotated[float | None, typer.Option("--max-budget", help="USD per budget period; paid models are refused past it")]
+BudgetPeriodOpt = Annotated[str | None, typer.Option("--budget-duration", help="Budget period: 1h, 30d, 1mo … (default: the key's life)")]
+ParallelOpt = Annotated[int | None, typer.Option("--max-parallel-requests", help="Requests in flight at once")]
 
 
 @keys_app.command("create")
 def create(
     alias: AliasOpt = None, models: ModelsOption = None, team: TeamOpt = None, duration: DurationOpt = None,
     metadata: MetaOpt = None, rpm_limit: RpmOpt = None, tpm_limit: TpmOpt = None, max_budget: BudgetOpt = None,
+    budget_duration: BudgetPeriodOpt = None, max_parallel_requests: ParallelOpt = None,
     config: ConfigOption = None, url: UrlOption = None, master_key: MasterOption = None, as_json: JsonOption = False,
 ) -> None:
     """Make a key (its value is shown once: store it now)."""
     b = backend(config, url, master_key)
-    body = _call(b, "/key/generate", _fields(alias, models, team, duration, metadata, rpm_limit, tpm_limit, max_budget))
+    fields = _fields(alias, models, team, duration, metadata, rpm_limit, tpm_limit, max_budget, budget_duration, max_parallel_requests)
+    body = _call(b, "/key/generate", fields)
     if as_json:
         return _print(body, True)
     console.print(f"[bold]{body['key']}[/bold]", highlight=False, soft_wrap=True)
@@ -158,11 +162,13 @@ def info(key: KeyArg, config: ConfigOption = None, url: UrlOption = None, master
 def update(
     key: KeyArg, alias: AliasOpt = None, models: ModelsOption = None, team: TeamOpt = None, duration: DurationOpt = None,
     metadata: MetaOpt = None, rpm_limit: RpmOpt = None, tpm_limit: TpmOpt = None, max_budget: BudgetOpt = None,
+    budget_duration: BudgetPeriodOpt = None, max_parallel_requests: ParallelOpt = None,
     config: ConfigOption = None, url: UrlOption = None, master_key: MasterOption = None, as_json: JsonOption = False,
 ) -> None:
     """Change a key's alias, models, team, expiry, metadata or limits."""
     b = backend(config, url, master_key)
-    payload = {"key": _key_ref(b, key), **_fields(alias, models, team, duration, metadata, rpm_limit, tpm_limit, max_budget)}
+    fields = _fields(alias, models, team, duration, metadata, rpm_limit, tpm_limit, max_budget, budget_duration, max_parallel_requests)
+    payload = {"key": _key_ref(b, key), **fields}
     body = _call(b, "/key/update", payload)
     if as_json:
         return _print(body, True)

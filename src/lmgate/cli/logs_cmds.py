@@ -118,21 +118,61 @@ def usage(
     cfg = _config(config, as_json)
     records, source = _records_since(cfg, since)
     rows = reports.usage(records, by, since)
+    budgets = _budgets(cfg, by) if by in ("key", "team") else {}
+    for row in rows:
+        if row["group"] in budgets:
+            row["period_spend_usd"], row["max_budget_usd"] = budgets[row["group"]]
     if as_json:
         print(orjson.dumps({"window": last, "by": by, "source": source, "rows": rows}).decode())
         return
     table = Table(title=Text(f"usage by {by}, last {last} ({source})"))
-    for col in (by, "requests", "errors", "in tokens", "out tokens", "p50 ms", "p95 ms", "cost $"):
+    money = ("period spend $", "budget $") if budgets else ()
+    for col in (by, "requests", "errors", "in tokens", "out tokens", "p50 ms", "p95 ms", "cost $", *money):
         table.add_column(col, justify="left" if col == by else "right")
     for row in rows:
+        extra = (
+            (f"{row['period_spend_usd']:.4f}", "-" if row["max_budget_usd"] is None else f"{row['max_budget_usd']:.2f}")
+            if "period_spend_usd" in row else ("", "")
+        ) if budgets else ()
         table.add_row(
             Text(str(row["group"])), str(row["requests"]), str(row["errors"]), str(row["prompt_tokens"]),
             str(row["completion_tokens"]), f"{row['p50_latency_s'] * 1000:.0f}", f"{row['p95_latency_s'] * 1000:.0f}",
-            f"{row['cost_usd']:.4f}",
+            f"{row['cost_usd']:.4f}", *extra,
         )
     console.print(table)
     if not rows:
         err_console.print(f"no requests in the last {last}")
+
+
+def _budgets(cfg: RuntimeConfig, by: str) -> dict[str, tuple[float, float | None]]:
+    """Key alias (or team) -> (spend of the current budget period, max_budget), from the keys' database
+    (empty when it is missing or unreadable: usage still prints)."""
+    from lmgate.keys.paths import database_url, default_file
+    from lmgate.observability.requestlog import default_state_dir
+
+    state = default_state_dir()
+    file = default_file(cfg, state)
+    url = database_url(cfg, state)
+    if (file is not None and not file.exists()) or url.startswith(UNSET_PLACEHOLDER):
+        return {}
+    from lmgate.keys.store import KeyStore
+
+    async def fetch() -> dict[str, tuple[float, float | None]]:
+        store = KeyStore(url)
+        try:
+            if by == "team":
+                rows = await store.list_teams()
+                return {r.get("team_alias") or r["team_id"]: (float(r["spend"] or 0.0), r.get("max_budget")) for r in rows}
+            keys, _ = await store.list_keys(None, None, 0, 1_000_000)
+            return {r.get("key_alias") or r["key_name"]: (float(r["spend"] or 0.0), r.get("max_budget")) for r in keys}
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(fetch())
+    except Exception as exc:
+        err_console.print(f"[yellow]key database not readable ({type(exc).__name__}); no budgets shown[/yellow]")
+        return {}
 
 
 def _records_since(cfg: RuntimeConfig, since: float) -> tuple[list[dict[str, Any]], str]:

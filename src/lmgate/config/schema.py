@@ -151,6 +151,9 @@ class GeneralSettings(_Section):
     responses_store: bool = True
     responses_retention_days: float = Field(default=30, gt=0)
     responses_secret: SecretStr | None = None
+    # lmgate extension: the output tokens a budget reservation assumes when neither the request nor the
+    # model's model_info names an output limit (docs/keys.md#budgets)
+    budget_default_max_tokens: int = Field(default=4096, ge=1)
 
 
 class ConfigFile(_Section):

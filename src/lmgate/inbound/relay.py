@@ -16,6 +16,8 @@ from lmgate.errors import GatewayError, UpstreamError
 from lmgate.inbound.base import InboundProtocol
 from lmgate.inbound.model_name import ModelSplicer
 from lmgate.keys import auth as keys_auth
+from lmgate.keys import limits as key_limits
+from lmgate.keys.limits import Ticket
 from lmgate.observability import tracking
 from lmgate.routing.router import ROUTE_HEADER, RouteResult
 from lmgate.server.state import state
@@ -37,6 +39,21 @@ async def respond(
     rec = tracking.current_record()
     tracking.note_request(rec, greq, protocol.content_keys, bool(settings.log_content))
     keys_auth.check_model(request, greq.model)
+    ticket = await key_limits.admit(request, greq, st.router)  # None: the master key, or a key without limits
+    if ticket is None:
+        return await _serve(request, greq, protocol, extra_headers, None)
+    try:
+        return await _serve(request, greq, protocol, extra_headers, ticket)
+    finally:
+        await ticket.settle()
+
+
+async def _serve(
+    request: web.Request, greq: GatewayRequest, protocol: InboundProtocol, extra_headers: dict[str, str] | None,
+    ticket: Ticket | None,
+) -> web.StreamResponse:
+    st = state(request)
+    rec = tracking.current_record()
     started = time.perf_counter()
     try:
         result = await st.router.send(greq)
@@ -46,6 +63,9 @@ async def respond(
     tracking.note_route(rec, result, st.config)
     answer = result.answer
     headers = answer_headers(request, result)
+    if ticket is not None:
+        ticket.result = result
+        headers.update(ticket.headers())
     if extra_headers:
         headers.update(extra_headers)
     if isinstance(answer, UpstreamReply):

@@ -22,7 +22,7 @@ KEYS: web.AppKey[KeyRing] = web.AppKey("lmgate_keys")
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("lmgate_principal")
 # Paths a virtual key may not reach (the admin API, health details, reload, metrics); /key/info is
 # allowed and answers only about the caller's own key.
-MASTER_ONLY = ("/key/", "/team/", "/health", "/config/", "/metrics")
+MASTER_ONLY = ("/key/", "/team/", "/health", "/config/", "/metrics", "/spend/", "/global/")
 OWN_RECORD = "/key/info"
 
 
@@ -38,6 +38,8 @@ async def authenticate(request: web.Request, key: str) -> None:
     if rec is not None:  # refusals below are attributed to the key too
         rec.key_alias = found.label
         rec.team = found.team
+        rec.api_key = found.token
+        rec.team_id = found.team_id
     if found.blocked is not None:
         raise AuthenticationFailed(found.blocked)
     if found.expires is not None and time.time() >= found.expires:

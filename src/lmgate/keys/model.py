@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lmgate.limits.plan import LimitPlan, compile_plan
+
 # Model-list entries meaning "every alias" (LiteLLM's spellings included).
 EVERYTHING = frozenset({"*", "all-proxy-models", "all-team-models"})
 
@@ -64,10 +66,12 @@ class Principal:
     token: str  # the sha256 hash, never the key
     label: str  # key_alias, else key_name: the request log's and the metrics' key label
     team: str  # team_alias, else team_id; "" without a team
+    team_id: str  # "" without a team (the spend log's team_id)
     expires: float | None
     blocked: str | None  # why it is refused ("key is blocked", "team 'x' is blocked"), None = usable
     models: AllowList
     team_models: AllowList
+    limits: LimitPlan | None = field(default=None, compare=False, repr=False)  # None: no limit, no budget
     decided: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)  # alias -> allowed
 
     def allows(self, alias: str) -> bool:
@@ -95,12 +99,16 @@ def principal(row: Mapping[str, Any], team: Mapping[str, Any] | None) -> Princip
         blocked = f"the team '{team.get('team_alias') or team['team_id']}' of this API key is blocked"
     elif row.get("team_id") and team is None:
         blocked = f"the team '{row['team_id']}' of this API key no longer exists"
+    label = row.get("key_alias") or row["key_name"]
+    team_label = (team.get("team_alias") or team["team_id"]) if team is not None else ""
     return Principal(
         token=row["token"],
-        label=row.get("key_alias") or row["key_name"],
-        team=(team.get("team_alias") or team["team_id"]) if team is not None else "",
+        label=label,
+        team=team_label,
+        team_id=team["team_id"] if team is not None else "",
         expires=row.get("expires"),
         blocked=blocked,
         models=AllowList.of(row.get("models")),
         team_models=AllowList.of(team.get("models")) if team is not None else ALL,
+        limits=compile_plan(row, team, label, team_label),
     )

@@ -2,9 +2,8 @@
 KeyStore. The HTTP routes (admin.py) and the CLI's direct mode (cli/keys_cmds.py) both call these, so
 `lmgate keys ... --json` prints what the API answers.
 
-Input is validated here (400 with the field named); nothing but the limits' *storage* happens for
-rpm_limit, tpm_limit, max_parallel_requests, max_budget, budget_duration, model_rpm_limit and
-model_tpm_limit: enforcing them is the limits issue's job.
+Input is validated here (400 with the field named). The limits and budgets stored here are enforced on
+the request path by keys/limits.py; setting budget_duration starts a budget period (budget_reset_at).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from typing import Any
 from lmgate.errors import BadRequest, GatewayError
 from lmgate.keys.model import hash_key, key_name, new_key_value
 from lmgate.keys.store import KeyStore, Row
+from lmgate.limits.plan import model_budget_limit, period_seconds
 
 USER_ID_WARNING = "user_id is not supported by lmgate (no users yet) and was ignored"
 _DURATION = re.compile(r"^(\d+)(s|m|h|d|w|mo)$")
@@ -127,15 +127,47 @@ def _expires(body: dict[str, Any], now: float) -> tuple[bool, float | None]:
     return False, None
 
 
+def _budget_duration(name: str, v: Any) -> str | None:
+    text = _str(name, v)
+    if text is not None and period_seconds(text) is None:
+        raise BadRequest(f"'{name}' must look like 30s, 30m, 12h, 30d, 2w or 1mo (or null)", param=name)
+    return text
+
+
+def _model_budgets(name: str, v: Any) -> dict[str, Any] | None:
+    """{alias: USD} or LiteLLM's {alias: {"budget_limit": USD, "time_period": "1d"}}."""
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise BadRequest(f"'{name}' must map model aliases to a budget in USD", param=name)
+    for alias, value in v.items():
+        limit, period = model_budget_limit(value)
+        _float(name, limit)
+        if limit is None or period is not None and period_seconds(period) is None:
+            raise BadRequest(
+                f"'{name}.{alias}' must be a number of USD or {{\"budget_limit\": USD, \"time_period\": \"1d\"}}", param=name
+            )
+    return v
+
+
 _LIMITS: dict[str, Callable[[str, Any], Any]] = {
     "rpm_limit": _int,
     "tpm_limit": _int,
     "max_parallel_requests": _int,
     "max_budget": _float,
-    "budget_duration": _str,
+    "soft_budget": _float,
+    "budget_duration": _budget_duration,
     "model_rpm_limit": _per_model,
     "model_tpm_limit": _per_model,
+    "model_max_budget": _model_budgets,
 }
+
+
+def _budget_period(values: Row, now: float) -> None:
+    """A budget_duration set (or changed) starts a period now: budget_reset_at is when it ends."""
+    if "budget_duration" in values:
+        seconds = period_seconds(values["budget_duration"])
+        values["budget_reset_at"] = now + seconds if seconds is not None else None
 _KEY_FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "key_alias": _str, "team_id": _str, "models": _models, "metadata": _object, "blocked": _bool, **_LIMITS,
 }
@@ -204,6 +236,7 @@ class KeyAdmin:
         row.setdefault("metadata", {})
         row.setdefault("blocked", False)
         row.update(token=hash_key(value), key_name=key_name(value), expires=expires, spend=0.0, created_at=now, updated_at=now)
+        _budget_period(row, now)
         await self.store.insert_key(row)
         info = key_info(await self._key(row["token"]))
         return Result({"key": value, "token_id": row["token"], **info}, True, _warnings(body))
@@ -231,6 +264,7 @@ class KeyAdmin:
         if given:
             values["expires"] = expires
         values["updated_at"] = time.time()
+        _budget_period(values, values["updated_at"])
         await self.store.update_key(token, values)
         return Result(key_info(await self._key(token)), True, _warnings(body))
 
@@ -307,6 +341,7 @@ class KeyAdmin:
         row.setdefault("metadata", {})
         row.setdefault("blocked", False)
         row.update(team_id=team_id, spend=0.0, created_at=now, updated_at=now)
+        _budget_period(row, now)
         await self.store.insert_team(row)
         return Result(team_info(await self._team(team_id)), True, _warnings(body))
 
@@ -318,6 +353,7 @@ class KeyAdmin:
     async def team_update(self, body: dict[str, Any], caller: str | None = None) -> Result:
         team = await self._team(body.get("team_id"))
         values = {**_fields(body, _TEAM_FIELDS), "updated_at": time.time()}
+        _budget_period(values, values["updated_at"])
         await self.store.update_team(team["team_id"], values)
         return Result({"team_id": team["team_id"], "data": team_info(await self._team(team["team_id"]))}, True, _warnings(body))
 

@@ -68,6 +68,14 @@ class MemoryQuotas(QuotaStore):
         return c, now
 
     async def acquire(self, key: str, quota: Quota) -> QuotaDenial | None:
+        denial = self.check(key, quota)
+        if denial is None:
+            self.count(key, quota)
+        return denial
+
+    def check(self, key: str, quota: Quota) -> QuotaDenial | None:
+        """Which limit `key` is at (None: room for one more request); counts nothing. With `count`, for
+        callers that check several keys before counting any (key limits: key, team, key and model)."""
         c, now = self._get(key)
         if quota.rpm is not None and c.requests_minute.total >= quota.rpm:
             return QuotaDenial("rpm", c.requests_minute.frees_in(now))
@@ -75,10 +83,15 @@ class MemoryQuotas(QuotaStore):
             return QuotaDenial("tpm", c.tokens_minute.frees_in(now))
         if quota.rpd is not None and c.requests_day.total >= quota.rpd:
             return QuotaDenial("rpd", c.requests_day.frees_in(now))
+        return None
+
+    def count(self, key: str, quota: Quota) -> QuotaUsage:
+        """Count one request (after `check`); the usage with it counted."""
+        c, now = self._get(key)
         c.requests_minute.add(now, 1)
         if quota.rpd is not None:
             c.requests_day.add(now, 1)
-        return None
+        return QuotaUsage(c.requests_minute.total, c.tokens_minute.total, c.requests_day.total)
 
     async def add_tokens(self, key: str, tokens: int) -> None:
         if tokens > 0:

@@ -60,6 +60,23 @@ class LiteLLMMetrics:
             ("litellm_model_name", "model_id", "api_base", "api_provider"), registry=r, multiprocess_mode="liveall",
         )
 
+        gauge = deferred.gauge
+        self.key_budget = gauge(Gauge(
+            "litellm_remaining_api_key_budget_metric", "Remaining budget of the API key.",
+            ("hashed_api_key", "api_key_alias"), registry=r, multiprocess_mode="mostrecent",
+        ))
+        self.team_budget = gauge(Gauge(
+            "litellm_remaining_team_budget_metric", "Remaining budget of the team.",
+            ("team", "team_alias"), registry=r, multiprocess_mode="mostrecent",
+        ))
+
+    def budget(self, kind: str, name: str, remaining: float) -> None:
+        """LiteLLM's remaining-budget gauges (hashed_api_key left empty: lmgate labels by alias only)."""
+        if kind == "key":
+            self.key_budget.labels("", name).value = remaining
+        elif kind == "team":
+            self.team_budget.labels(name, name).value = remaining
+
     def observe(self, rec: RequestRecord) -> None:
         user = ("", "", rec.key_alias, rec.team, rec.team, "")
         route = rec.path

@@ -97,6 +97,31 @@ class Metrics:
             "1 when the deployment's Ollama instance has its model in memory (router_settings.ollama_prefer_loaded).",
             ("deployment", "model_group"), registry=r, multiprocess_mode="liveall",
         )
+        gauge = self.deferred.gauge
+        self.key_spend = gauge(Gauge(
+            "lmgate_key_spend_usd", "Spend of the virtual key in its current budget period (keys with a max_budget).",
+            ("key_alias",), registry=r, multiprocess_mode="mostrecent",
+        ))
+        self.key_remaining = gauge(Gauge(
+            "lmgate_key_remaining_budget_usd", "max_budget minus spend of the virtual key's current period.",
+            ("key_alias",), registry=r, multiprocess_mode="mostrecent",
+        ))
+        self.team_spend = gauge(Gauge(
+            "lmgate_team_spend_usd", "Spend of the team in its current budget period (teams with a max_budget).",
+            ("team",), registry=r, multiprocess_mode="mostrecent",
+        ))
+        self.team_remaining = gauge(Gauge(
+            "lmgate_team_remaining_budget_usd", "max_budget minus spend of the team's current period.",
+            ("team",), registry=r, multiprocess_mode="mostrecent",
+        ))
+        self.soft_crossed = gauge(Gauge(
+            "lmgate_soft_budget_crossed", "1 once the key's or team's spend reached its soft_budget.",
+            ("scope", "name"), registry=r, multiprocess_mode="max",
+        ))
+        self.key_limits_fallback = counter(Counter(
+            "lmgate_key_limits_fallback", "Key limit checks counted in this process because Redis was unreachable.",
+            ("backend",), registry=r,
+        ))
         self._cache: dict[tuple[object, ...], _Children] = {}
         self.compat: LiteLLMMetrics | None = None
         if litellm_compat:
@@ -154,7 +179,7 @@ class Metrics:
             route = rec.route
             if len(route) != 1 or route[0][1] != "ok":  # a failure, a skip or a fallback
                 self._count_route(rec)
-            if rec.status == 429 and rec.error_class == "QuotaExceeded":
+            if rec.status == 429 and rec.error_class == "QuotaExceeded":  # key limits count at refusal (keys/limits.py)
                 self.rate_limited.labels("upstream_quota", rec.requested_model).inc()
             if self.compat is not None:
                 self.compat.observe(rec)
@@ -173,6 +198,20 @@ class Metrics:
                 self.skips.labels(attempt.deployment, attempt.provider, attempt.outcome).inc()
             else:
                 self.retries.labels(attempt.deployment, attempt.provider, attempt.outcome).inc()
+
+    def budget_gauges(self, kind: str, name: str, spent: float, limit: float) -> None:
+        """A key's or team's spend and what is left of its budget (labels: alias or team, never the key)."""
+        if kind == "key":
+            self.key_spend.labels(name).value = spent
+            self.key_remaining.labels(name).value = limit - spent
+        elif kind == "team":
+            self.team_spend.labels(name).value = spent
+            self.team_remaining.labels(name).value = limit - spent
+        if self.compat is not None:
+            self.compat.budget(kind, name, limit - spent)
+
+    def soft_budget_crossed(self, kind: str, name: str) -> None:
+        self.soft_crossed.labels(kind, name).value = 1.0
 
     def set_deployment_states(self, states: list[tuple[str, str, str, str]]) -> None:
         """states: (deployment, model_group, provider, state) — one-hot per deployment."""

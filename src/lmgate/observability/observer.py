@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from lmgate.config.runtime import RuntimeConfig
+from lmgate.keys.paths import DEFAULT_FILE
 from lmgate.observability import tracing
 from lmgate.observability.deferred import DeferredGauge, GaugeSlot
 from lmgate.observability.metrics import Metrics
@@ -102,10 +103,12 @@ def build_observer(config: RuntimeConfig, worker: WorkerIdentity = SOLO) -> Obse
     path = request_log_path(config, worker)
     if path is not None:
         sinks.append(JsonlFileSink(path))
+    keys = config.master_key is not None  # virtual keys may exist: the database is their spend log too
     if gs.database_url is not None and not gs.disable_spend_logs:
-        from lmgate.store.engine import Store  # SQLAlchemy loads only when a database is configured
-
-        sinks.append(DatabaseSink(Store(gs.database_url.get_secret_value())))
+        sinks.append(DatabaseSink(gs.database_url.get_secret_value(), spend=keys))
+    elif keys and not gs.disable_spend_logs:  # the keys' embedded SQLite file (keys/paths.py)
+        file = default_state_dir() / DEFAULT_FILE
+        sinks.append(DatabaseSink(f"sqlite:///{file}", spend=True, needs_file=file))
     spool_dir = (path.parent if path else default_state_dir()) / "spool"
     request_log = RequestLog(
         sinks, Spool(spool_dir), interval=gs.request_log_flush_seconds

@@ -66,6 +66,8 @@ class RequestRecord:
     time: float  # Unix time at the start
     key_alias: str
     team: str  # the virtual key's team (alias, else id); "" without one
+    api_key: str  # the virtual key's sha256 hash (LiteLLM's spend-log field; never the key); "" for the master key
+    team_id: str
     inbound: str  # client protocol: openai | ollama | anthropic
     path: str
     requested_model: str
@@ -100,6 +102,8 @@ class RequestRecord:
         self.time = wall_clock()
         self.key_alias = ""
         self.team = ""
+        self.api_key = ""
+        self.team_id = ""
         self.inbound = inbound
         self.path = path
         self.requested_model = ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ import orjson
 
 if TYPE_CHECKING:
     from lmgate.store.engine import Store
+    from lmgate.store.spend import Settled
 
 
 class JsonlFileSink:
@@ -54,18 +56,43 @@ class JsonlFileSink:
 
 
 class DatabaseSink:
-    """Batched inserts into the `request_log` table (SQLite or Postgres), idempotent per request_id."""
+    """Batched inserts into the `request_log` table (SQLite or Postgres), idempotent per request_id.
+
+    It is the spend log too: with `spend`, each batch settles the key and team spend of the rows it
+    added, in the same transaction (store/spend.py), and hands the new totals to `on_spend` (the key
+    limits' seeds, keys/limits.py). `needs_file`: the keys' embedded SQLite file, which only the first
+    key creates; until it exists batches are dropped here (the JSONL log still has them, and no
+    virtual key, hence no spend, exists yet). SQLAlchemy loads with the first write.
+    """
 
     name = "database"
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, url: str, spend: bool = False, needs_file: Path | None = None) -> None:
+        self.url = url
+        self.spend = spend
+        self.needs_file = needs_file
+        self.on_spend: Callable[[list[Settled]], None] | None = None
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from lmgate.store.engine import Store
+
+            self._store = Store(self.url)
+        return self._store
 
     async def prepare(self) -> None:
-        await self.store.create()
+        if self.needs_file is None or self.needs_file.exists():
+            await self.store.create()
 
     async def write(self, lines: bytes) -> None:
-        await self.store.insert_request_logs([orjson.loads(line) for line in lines.splitlines() if line])
+        if self.needs_file is not None and not self.needs_file.exists():
+            return
+        settled = await self.store.insert_request_logs([orjson.loads(line) for line in lines.splitlines() if line], self.spend)
+        if settled and self.on_spend is not None:
+            self.on_spend(settled)
 
     async def close(self) -> None:
-        await self.store.close()
+        if self._store is not None:
+            await self._store.close()

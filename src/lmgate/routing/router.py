@@ -36,6 +36,7 @@ from lmgate.limits import MemoryQuotas, Quota, QuotaStore
 from lmgate.limits.base import share
 from lmgate.limits.parallel import MemoryParallel, ParallelStore
 from lmgate.providers.http import UpstreamPool
+from lmgate.routing import budget
 from lmgate.routing.capabilities import CapabilityMemory, cannot_serve, serves_mode
 from lmgate.routing.cooldowns import CooldownStore, MemoryCooldowns
 from lmgate.routing.error_classes import error_class
@@ -217,7 +218,7 @@ class Router:
             raise outcome
         if await wait_for_cooldown(trace, self.state.cooldowns, self.config.policy.wait_for_cooldown):
             return await self._route(request, trace, resolved)
-        raise self._nothing_sent(request, resolved, trace)
+        raise budget.refusal(request, trace) or self._nothing_sent(request, resolved, trace)
 
     async def _walk(
         self, plan: Iterable[str], request: GatewayRequest, trace: RouteTrace, resolved: str
@@ -355,6 +356,8 @@ class Router:
             if known is not None:
                 trace.skip_unsupported(dep.name, known.reason)
                 return None
+        if request.paid_refusal is not None and budget.skip_paid(dep, request, trace):
+            return None
         left = self.state.cooldowns.remaining(dep.name)
         if left > 0:
             trace.skip_cooldown(dep.name, left)

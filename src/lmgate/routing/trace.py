@@ -13,12 +13,13 @@ WAITED = "waited"  # the request waited this long for a cooling deployment to co
 QUOTA_PREFIX = "quota-"
 BUSY = "busy"  # at its max_parallel_requests
 UNSUPPORTED = "unsupported"  # does not serve the endpoint (capability, not health)
+OVER_BUDGET = "over_budget"  # a paid deployment, and the key's money budget cannot cover the request
 
 
 def is_skip(outcome: str) -> bool:
     """A candidate passed over (cooling down, over quota, busy, waited for) or one that does not serve
     the endpoint: never an upstream failure."""
-    return outcome in (COOLDOWN, BUSY, UNSUPPORTED, WAITED) or outcome.startswith(QUOTA_PREFIX)
+    return outcome in (COOLDOWN, BUSY, UNSUPPORTED, WAITED, OVER_BUDGET) or outcome.startswith(QUOTA_PREFIX)
 
 
 @dataclass(slots=True)
@@ -43,6 +44,7 @@ class RouteTrace:
     unsupported: list[str] = field(default_factory=list)  # why candidates do not serve the endpoint
     lacking: UpstreamError | None = None  # the first "model lacks a feature this request uses" refusal
     waited: float = 0.0  # seconds spent waiting out cooldowns (router_settings.wait_for_cooldown_s)
+    over_budget: bool = False  # a paid candidate was skipped: the key's budget cannot pay (routing/budget.py)
 
     def add(self, deployment: str, outcome: str, seconds: float | None = None) -> None:
         self.attempts.append(RouteAttempt(deployment, outcome, seconds))
@@ -58,6 +60,10 @@ class RouteTrace:
     def skip_busy(self, deployment: str) -> None:
         self.add(deployment, BUSY)
         self.busy = True
+
+    def skip_budget(self, deployment: str) -> None:
+        self.add(deployment, OVER_BUDGET)
+        self.over_budget = True
 
     def skip_unsupported(self, deployment: str, reason: str) -> None:
         self.add(deployment, UNSUPPORTED)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import select
@@ -13,6 +14,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lmgate.store.tables import request_log
+
+if TYPE_CHECKING:
+    from lmgate.store.spend import Settled
 
 _COLUMNS = [c.name for c in request_log.columns if c.name != "record"]
 
@@ -43,9 +47,11 @@ class Store:
         await upgrade(self.engine)
         self._created = True
 
-    async def insert_request_logs(self, records: Sequence[dict[str, Any]]) -> None:
+    async def insert_request_logs(self, records: Sequence[dict[str, Any]], spend: bool = False) -> list[Settled]:
+        """Insert the records (idempotent per request_id); with `spend`, settle the key and team spend of
+        the rows this call added, in the same transaction (store/spend.py). The scopes settled."""
         if not records:
-            return
+            return []
         if not self._created:
             await self.create()
         rows = []
@@ -55,8 +61,15 @@ class Store:
             rows.append(row)
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         stmt = insert(request_log).on_conflict_do_nothing(index_elements=["request_id"])
+        paying = spend and any(r.get("cost") and (r.get("api_key") or r.get("team_id")) for r in records)
         async with self.engine.begin() as conn:
-            await conn.execute(stmt, rows)
+            if not paying:
+                await conn.execute(stmt, rows)
+                return []
+            added = {row[0] for row in await conn.execute(stmt.returning(request_log.c.request_id), rows)}
+            from lmgate.store import spend as spend_mod
+
+            return await spend_mod.settle(conn, [r for r in records if r.get("request_id") in added], time.time())
 
     async def request_logs_since(self, since: float) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:

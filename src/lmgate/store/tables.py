@@ -29,7 +29,10 @@ request_log = Table(
     Column("route", JSON, nullable=False),
     Column("record", Text, nullable=False),
     Column("team", String(256)),
+    Column("api_key", String(64)),  # the virtual key's sha256 hash (LiteLLM's spend-log field), never the key
+    Column("team_id", String(64)),
     Index("ix_lmgate_request_log_time", "time"),
+    Index("ix_lmgate_request_log_api_key", "api_key", "time"),
 )
 
 
@@ -45,6 +48,10 @@ def _limits() -> list[Column]:
         Column("spend", Float, nullable=False, default=0.0),
         Column("created_at", Float, nullable=False),
         Column("updated_at", Float, nullable=False),
+        Column("soft_budget", Float),
+        Column("model_max_budget", JSON),
+        Column("model_spend", JSON),
+        Column("budget_reset_at", Float),  # when the current budget period ends (unix seconds)
     ]
 
 
