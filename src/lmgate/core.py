@@ -49,6 +49,9 @@ class GatewayRequest:
     # client headers an upstream of the same wire should see (Anthropic's `anthropic-beta`)
     forward_headers: dict[str, str] = field(default_factory=dict)
     canonical_body: dict[str, Any] | None = field(default=None, repr=False)  # computed once, by canonical()
+    # strict data privacy (the key, its team, x-lmgate-privacy or strict_aliases): only deployments whose
+    # data policy is "none" may answer (routing/privacy.py)
+    strict: bool = False
 
     def canonical(self) -> dict[str, Any]:
         """The body as an OpenAI request for `endpoint`, translated once however many upstreams are tried."""
@@ -148,6 +151,8 @@ class Deployment:
     timeouts: Timeouts | None = field(default=None, repr=False)
     prices: tuple[float, float] = (0.0, 0.0)  # USD per input token, per output token
     zero_cost: bool = False  # a local or free upstream: never counts against a money budget
+    data_policy: str = "unknown"  # none | retains | trains | unknown (routing/privacy.py)
+    private: bool = False  # data_policy == "none": strict requests may be sent here
 
     @property
     def mode(self) -> str:

@@ -37,6 +37,7 @@ async def respond(
     rec = tracking.current_record()
     tracking.note_request(rec, greq, protocol.content_keys, bool(settings.log_content))
     keys_auth.check_model(request, greq.model)
+    greq.strict = keys_auth.strict_privacy(request)
     started = time.perf_counter()
     try:
         result = await st.router.send(greq)

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lmgate.routing.privacy import record_strict
+
 # Model-list entries meaning "every alias" (LiteLLM's spellings included).
 EVERYTHING = frozenset({"*", "all-proxy-models", "all-team-models"})
 
@@ -68,6 +70,7 @@ class Principal:
     blocked: str | None  # why it is refused ("key is blocked", "team 'x' is blocked"), None = usable
     models: AllowList
     team_models: AllowList
+    strict: bool = False  # privacy: strict on the key or its team (routing/privacy.py)
     decided: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)  # alias -> allowed
 
     def allows(self, alias: str) -> bool:
@@ -103,4 +106,5 @@ def principal(row: Mapping[str, Any], team: Mapping[str, Any] | None) -> Princip
         blocked=blocked,
         models=AllowList.of(row.get("models")),
         team_models=AllowList.of(team.get("models")) if team is not None else ALL,
+        strict=record_strict(row, team),
     )
