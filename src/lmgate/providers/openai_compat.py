@@ -91,16 +91,18 @@ class OpenAICompatible(Provider):
         return VENDORS[prefix].key_check_path
 
     def always_remote(self, prefix: str, upstream_model: str) -> bool:
-        return VENDORS[prefix].hosted
+        vendor = VENDORS.get(prefix)  # subclasses (Azure) serve prefixes of their own
+        return vendor is not None and vendor.hosted
 
     def free_limits(self, deployment: Deployment) -> FreeLimits | None:
-        vendor = VENDORS[deployment.provider]
-        if vendor.free_limits is None or not (vendor.free_suffix and deployment.upstream_model.endswith(vendor.free_suffix)):
+        vendor = VENDORS.get(deployment.provider)
+        if vendor is None or vendor.free_limits is None or not (vendor.free_suffix and deployment.upstream_model.endswith(vendor.free_suffix)):
             return None
         return vendor.free_limits
 
     def strict_fields(self, prefix: str) -> dict[str, Any] | None:
-        return VENDORS[prefix].strict_fields
+        vendor = VENDORS.get(prefix)
+        return vendor.strict_fields if vendor is not None else None
 
     def catalog(self, prefix: str) -> str | None:
         return VENDORS[prefix].catalog
@@ -139,7 +141,7 @@ class OpenAICompatible(Provider):
             body.setdefault(key, value)
         for key in deployment.drop_keys:
             body.pop(key, None)
-        if request.strict and (strict := VENDORS[deployment.provider].strict_fields):
+        if request.strict and (strict := self.strict_fields(deployment.provider)):
             for key, value in strict.items():  # merged into what the client sent; ours win
                 given = body.get(key)
                 body[key] = {**given, **value} if isinstance(given, dict) and isinstance(value, dict) else value
