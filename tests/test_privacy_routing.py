@@ -133,3 +133,27 @@ def test_ollama_cloud_session_limit_cools_for_the_configured_time(tiers: Tiers, 
     assert row["state"] == "cooling_down" and row["usage_limit"] == "session"
     assert 100 < row["cooldown_remaining_s"] <= 120
     assert tiers.cloud.calls == 1
+
+
+def test_a_strict_key_and_a_strict_team_never_reach_a_trains_deployment(tiers: Tiers, make_gateway: Gateway, tmp_path) -> None:
+    from tests.keys_kit import admin
+
+    def new_key(url: str, **fields: object) -> dict[str, str]:
+        res = admin(url, "/key/generate", fields, as_key=MASTER)
+        assert res.status_code == 200, res.text
+        return dict(res.json())
+
+    cfg = policy_config(tiers).replace(
+        f"  master_key: {MASTER}", f"  master_key: {MASTER}\n  database_url: sqlite:///{tmp_path / 'keys.db'}"
+    )
+    gw = make_gateway(cfg)
+    strict = new_key(gw.url, metadata={"privacy": "strict"}, **{"key_alias": "private-app"})["key"]
+    team = admin(gw.url, "/team/new", {"team_alias": "legal", "metadata": {"privacy": "strict"}}, as_key=MASTER).json()["team_id"]
+    member = new_key(gw.url, team_id=team)["key"]
+    open_key = new_key(gw.url)["key"]
+    for key, expected in ((strict, "from cpu"), (member, "from cpu"), (open_key, "from cloud")):
+        r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "cloud-kimi", "messages": MSGS},
+                       headers={"Authorization": f"Bearer {key}", "x-lmgate-privacy": "standard"}, timeout=15)
+        assert r.status_code == 200, r.text
+        assert r.json()["choices"][0]["message"]["content"] == expected  # a header never loosens a key
+    assert tiers.cloud.calls == 1 and tiers.vllm.calls == 0
