@@ -417,7 +417,7 @@ class Router:
         cooldowns = self.state.cooldowns
         limit = usage_limits.usage_limit(exc)
         if limit is not None:  # a session/weekly limit: the same answer until it resets, whatever allowed_fails says
-            if policy.cooldowns:
+            if coolable:  # an alias's only deployment without a chain answers its 429 as is (LiteLLM's rule)
                 await cooldowns.start(dep.name, self._usage_cooldowns[limit], usage_limits.reason(limit, exc))
             return False
         allowed = policy.fails_by_class.get(kind)
