@@ -53,6 +53,9 @@ class GatewayRequest:
     # set when the virtual key's money budget cannot pay for this request: paid deployments are skipped
     # and, when nothing else could serve it, this is the answer (routing/budget.py)
     paid_refusal: GatewayError | None = field(default=None, repr=False)
+    # strict data privacy (the key, its team, x-lmgate-privacy or strict_aliases): only deployments whose
+    # data policy is "none" may answer (routing/privacy.py)
+    strict: bool = False
 
     def canonical(self) -> dict[str, Any]:
         """The body as an OpenAI request for `endpoint`, translated once however many upstreams are tried."""
@@ -152,6 +155,8 @@ class Deployment:
     timeouts: Timeouts | None = field(default=None, repr=False)
     prices: tuple[float, float] = (0.0, 0.0)  # USD per input token, per output token
     zero_cost: bool = False  # a local or free upstream: never counts against a money budget
+    data_policy: str = "unknown"  # none | retains | trains | unknown (routing/privacy.py)
+    private: bool = False  # data_policy == "none": strict requests may be sent here
 
     @property
     def mode(self) -> str:

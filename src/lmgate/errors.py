@@ -6,6 +6,7 @@
     │   └── UnsupportedEndpoint
     ├── AuthenticationFailed (401)
     ├── PermissionDenied (403)
+    │   └── DataPolicyRefused         a strict-privacy request found no deployment that keeps nothing
     ├── ModelNotFound (404)           alias unknown to this gateway
     ├── RouteNotFound (404)
     ├── BodyTooLarge (413)
@@ -75,6 +76,13 @@ class AuthenticationFailed(GatewayError):
 class PermissionDenied(GatewayError):
     status = 403
     type = "permission_error"
+
+
+class DataPolicyRefused(PermissionDenied):
+    """A strict-privacy request: every candidate may retain or train on prompts (or says nothing); nothing
+    was sent, no upstream's health is touched (routing/privacy.py)."""
+
+    code = "data_policy"
 
 
 class ModelNotFound(GatewayError):

@@ -82,11 +82,13 @@ def _rows(cfg: RuntimeConfig) -> list[dict[str, Any]]:
             "upstream_host": _host(d.api_base),
             "timeout_s": d.timeout,
             "mode": d.mode,
+            "data_policy": d.data_policy,
         }
         for alias, deps in cfg.aliases.items()
         for d in deps
     ] + [  # loaded, never routed to: "provider X is not supported by lmgate yet"
-        {"alias": u.alias, "deployment": "-", "model": u.model, "upstream_host": "-", "timeout_s": None, "mode": u.reason}
+        {"alias": u.alias, "deployment": "-", "model": u.model, "upstream_host": "-", "timeout_s": None, "mode": u.reason,
+         "data_policy": "-"}
         for u in cfg.unsupported
     ]
 
@@ -102,11 +104,11 @@ def models(config: ConfigOption = None, json_out: JsonOption = False) -> None:
         typer.echo(orjson.dumps(out).decode())
         return
     table = Table(title=Text(f"models in {cfg.source or 'embedded default'}"))
-    for col in ("alias", "deployment", "provider/model", "upstream host", "timeout s", "mode"):
+    for col in ("alias", "deployment", "provider/model", "upstream host", "timeout s", "mode", "data policy"):
         table.add_column(col)
     for r in _rows(cfg):
         timeout = f"{r['timeout_s']:g}" if r["timeout_s"] is not None else "-"
-        cells = (r["alias"], r["deployment"], r["model"], r["upstream_host"], timeout, r["mode"])
+        cells = (r["alias"], r["deployment"], r["model"], r["upstream_host"], timeout, r["mode"], r["data_policy"])
         table.add_row(*(Text(c) for c in cells))
     console.print(table)
     if cfg.aliases:

@@ -36,6 +36,7 @@ from lmgate.core import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S, Deployment
 from lmgate.providers import adapter_for, known_prefixes
 from lmgate.providers.unsupported import unservable
 from lmgate.routing.error_classes import FAILS_SUFFIX, RETRY_SUFFIX, compile_class_policy
+from lmgate.routing.privacy import with_policy
 
 ENV_PREFIX = "os.environ/"
 UNSET_PLACEHOLDER = "lmgate-unset-"  # tolerant mode: the value an unset variable resolves to, + its name
@@ -293,14 +294,22 @@ def _compile_entry(
 
 
 def prepare(d: Deployment) -> Deployment:
-    """The deployment with what the request path reads prepared once: headers, timeouts, prices."""
-    return replace(
-        d,
-        headers=d.adapter.headers(d),
-        timeouts=Timeouts.of(d.timeout, d.stream_timeout, d.connect_timeout),
-        prices=unit_prices(d),
-        zero_cost=d.adapter.zero_cost(d.provider, d.api_base, d.upstream_model),
+    """The deployment with what the request path reads prepared once: headers, timeouts, prices, data policy."""
+    return with_policy(
+        replace(
+            d,
+            headers=d.adapter.headers(d),
+            timeouts=Timeouts.of(d.timeout, d.stream_timeout, d.connect_timeout),
+            prices=unit_prices(d),
+            zero_cost=d.adapter.zero_cost(d.provider, d.api_base, d.upstream_model),
+        )
     )
+
+
+def _check_strict_aliases(cfg: ConfigFile, aliases: dict[str, list[Deployment]], doc: _Doc, errors: list[str]) -> None:
+    for i, name in enumerate(cfg.router_settings.strict_aliases or ()):
+        if name not in aliases and name not in (cfg.router_settings.model_group_alias or {}):
+            errors.append(doc.problem(("router_settings", "strict_aliases", i), f"'{name}' is not a model_name of model_list"))
 
 
 def _named(deployments: list[Deployment], doc: _Doc, errors: list[str]) -> list[Deployment]:
@@ -373,6 +382,7 @@ def compile_config(
     )
     chains = compile_chains(cfg, aliases, policy, doc.problem, errors, unserved)
     names = compile_aliases(cfg.router_settings.model_group_alias, aliases, unserved, doc.problem, errors)
+    _check_strict_aliases(cfg, aliases, doc, errors)
     if errors:
         raise ConfigError(errors, warnings, environment.unset)
     return RuntimeConfig(

@@ -53,6 +53,8 @@ class ModelInfo(_Section):
     output_cost_per_token: float | None = None
     supports_vision: bool | None = None
     fallback_target: bool = True  # lmgate extension: false = explicit-only, never in a chain
+    # lmgate extension: what the upstream does with prompts; unset = none when local, else unknown
+    data_policy: Literal["none", "retains", "trains"] | None = None
 
 
 class ModelEntry(_Section):
@@ -69,6 +71,25 @@ class ModelEntry(_Section):
 
 
 FallbackList = list[dict[str, list[str]]]
+
+
+class UsageLimitCooldowns(BaseModel):
+    """Seconds a deployment is cooled down after Ollama Cloud says a usage limit is reached (its 429
+    carries no reset time)."""
+
+    model_config = ConfigDict(extra="forbid")
+    session: float = Field(default=3600.0, gt=0)
+    weekly: float = Field(default=86400.0, gt=0)
+
+
+class FreeTierLimits(BaseModel):
+    """OpenRouter's free limits, account-wide (defaults: its documented 20/min, 1000/day, 50/day for
+    an account that never bought credits)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rpm: int = Field(default=20, ge=1)
+    rpd: int = Field(default=1000, ge=1)
+    rpd_free_tier: int = Field(default=50, ge=1)
 
 
 class RouterSettings(_Section):
@@ -107,6 +128,11 @@ class RouterSettings(_Section):
     wait_for_cooldown_s: float | None = Field(default=None, ge=0)  # lmgate extension
     ollama_prefer_loaded: bool | None = None  # lmgate extension
     ollama_ps_interval: float | None = Field(default=None, gt=0)  # lmgate extension
+    # lmgate extensions: data-policy routing and provider-wide limits (docs/config.md)
+    strict_aliases: list[str] | None = None  # requests for these aliases are strict-privacy requests
+    ollama_cloud_cooldowns: UsageLimitCooldowns | None = None  # cool-down per Ollama Cloud usage limit
+    free_tier_check_interval: float | None = Field(default=None, gt=0)  # seconds between GET /key checks
+    openrouter_free_limits: FreeTierLimits | None = None  # OpenRouter's account-wide free limits
 
 
 class LitellmSettings(_Section):

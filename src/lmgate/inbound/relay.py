@@ -39,6 +39,7 @@ async def respond(
     rec = tracking.current_record()
     tracking.note_request(rec, greq, protocol.content_keys, bool(settings.log_content))
     keys_auth.check_model(request, greq.model)
+    greq.strict = keys_auth.strict_privacy(request)
     ticket = await key_limits.admit(request, greq, st.router)  # None: the master key, or a key without limits
     if ticket is None:
         return await _serve(request, greq, protocol, extra_headers, None)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from lmgate.errors import AuthenticationFailed, PermissionDenied
 from lmgate.observability.tracking import current_record
+from lmgate.routing.privacy import PRIVACY_HEADER, header_strict
 
 if TYPE_CHECKING:
     from lmgate.keys.model import Principal
@@ -58,6 +59,15 @@ def check_model(request: web.Request, alias: str) -> None:
         raise PermissionDenied(
             f"this API key may not use model '{alias}'; it may use: {allowed}", param="model", code="model_not_allowed"
         )
+
+
+def strict_privacy(request: web.Request) -> bool:
+    """Whether the request asks for strict data privacy: its key's or team's `privacy: strict`, or an
+    `x-lmgate-privacy: strict` header (which can only tighten); 400 for a header value not understood."""
+    found: Principal | None = request.get(PRINCIPAL)
+    if found is not None and found.strict:
+        return True
+    return header_strict(request.headers.get(PRIVACY_HEADER))
 
 
 def visible(request: web.Request, aliases: Iterable[str]) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmgate.limits.plan import LimitPlan, compile_plan
+from lmgate.routing.privacy import record_strict
 
 # Model-list entries meaning "every alias" (LiteLLM's spellings included).
 EVERYTHING = frozenset({"*", "all-proxy-models", "all-team-models"})
@@ -72,6 +73,7 @@ class Principal:
     models: AllowList
     team_models: AllowList
     limits: LimitPlan | None = field(default=None, compare=False, repr=False)  # None: no limit, no budget
+    strict: bool = False  # privacy: strict on the key or its team (routing/privacy.py)
     decided: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)  # alias -> allowed
 
     def allows(self, alias: str) -> bool:
@@ -111,4 +113,5 @@ def principal(row: Mapping[str, Any], team: Mapping[str, Any] | None) -> Princip
         models=AllowList.of(row.get("models")),
         team_models=AllowList.of(team.get("models")) if team is not None else ALL,
         limits=compile_plan(row, team, label, team_label),
+        strict=record_strict(row, team),
     )

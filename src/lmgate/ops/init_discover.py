@@ -279,8 +279,8 @@ async def _openrouter(t: Targets, key_env: str) -> tuple[SourceReport, list[Foun
             free=True,
             moderated=m.moderated,
             note=f"free on OpenRouter: {catalog.FREE_POLICY_NOTE}",
-            rpm=20,  # OpenRouter's free-model limits (per model)
-            rpd=200,
+            # no per-model rpm/rpd: OpenRouter's free limits are account-wide, counted by the gateway
+            # (router_settings.openrouter_free_limits, limits/accounts.py)
         )
         for m in _pick_free(models, t.openrouter_max)
     ]

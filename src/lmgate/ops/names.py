@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from lmgate.providers.ollama import CLOUD_HOST, is_cloud
+from lmgate.providers.ollama import CLOUD_HOST, CLOUD_SUFFIXES, is_cloud
 
 __all__ = ["CLOUD_HOST", "is_ollama_cloud"]
 is_ollama_cloud = is_cloud
@@ -26,7 +26,7 @@ def strip_cloud(name: str) -> str:
 
 
 def has_cloud_suffix(name: str) -> bool:
-    return name.endswith(("-cloud", ":cloud"))
+    return name.endswith(CLOUD_SUFFIXES)
 
 
 def present(model: str, names: list[str]) -> str | None:

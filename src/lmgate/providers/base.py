@@ -10,13 +10,14 @@ money, whether it is an Ollama instance. No provider prefix is written outside `
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from lmgate.core import GatewayRequest, UpstreamReply, UpstreamStream
 from lmgate.errors import BadRequest
 
 if TYPE_CHECKING:
     from lmgate.core import Deployment
+    from lmgate.limits.accounts import FreeLimits
     from lmgate.providers.http import UpstreamPool
 
 # How `lmgate doctor` checks a deployment before any inference: GET /api/tags (Ollama), GET /models
@@ -61,6 +62,22 @@ class Provider(ABC):
         """True when this upstream never costs money (local, self-hosted, a free tier): it then never
         counts against a money budget, whatever the price table says."""
         return False
+
+    def always_remote(self, prefix: str, upstream_model: str) -> bool:
+        """True when prompts leave the operator's networks whatever api_base says (a hosted vendor, an
+        Ollama `-cloud` model relayed by a local daemon): such a deployment is never taken as local
+        for its data policy (routing/privacy.py)."""
+        return False
+
+    def free_limits(self, deployment: Deployment) -> FreeLimits | None:
+        """The account-wide free limits this deployment counts against (OpenRouter `:free` models), or
+        None (limits/accounts.py)."""
+        return None
+
+    def strict_fields(self, prefix: str) -> dict[str, Any] | None:
+        """Body members that ask this upstream itself not to keep a strict request's data (OpenRouter's
+        `provider: {data_collection: "deny"}`), merged into each strict request's body."""
+        return None
 
     def health_check_url(self, deployment: Deployment) -> str | None:
         """What the background health check GETs: the model listing, never a completion (None: nothing

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE = "http://localhost:11434"
 CLOUD_HOST = "ollama.com"  # Ollama Cloud's API, same protocol, Bearer OLLAMA_API_KEY
+CLOUD_SUFFIXES = ("-cloud", ":cloud")  # a local daemon relays these models to Ollama Cloud
 OPERATION_PATHS = {"chat": "/api/chat", "generate": "/api/generate", "embed": "/api/embed", "embeddings": "/api/embeddings"}
 ENDPOINT_OPERATION = {"chat": "chat", "completion": "generate", "embedding": "embed"}
 _TRAILING = ("/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/api/tags", "/api", "/v1")
@@ -223,6 +224,10 @@ class Ollama(Provider):
 
     def zero_cost(self, prefix: str, api_base: str, upstream_model: str) -> bool:
         return not is_cloud(api_base)  # the operator's own instance; Ollama Cloud is billed
+
+    def always_remote(self, prefix: str, upstream_model: str) -> bool:
+        """A `-cloud` / `:cloud` model is relayed to Ollama Cloud even by a local daemon (PROTOCOLS.md 1.11)."""
+        return upstream_model.endswith(CLOUD_SUFFIXES)
 
     def _passthrough(self, deployment: Deployment, request: GatewayRequest) -> tuple[str, dict[str, Any]]:
         """An Ollama client's own body: model rewritten, the deployment's Ollama params as defaults."""

@@ -15,6 +15,7 @@ from yarl import URL
 
 from lmgate.core import GatewayRequest, UpstreamReply, UpstreamStream, Usage
 from lmgate.errors import UpstreamProtocolError
+from lmgate.limits.accounts import FreeLimits
 from lmgate.providers.base import Provider
 from lmgate.providers.http import error_message, post, read_json
 from lmgate.providers.sse import OpenAISSEStream
@@ -34,6 +35,14 @@ class Vendor:
     catalog: str | None = None  # `lmgate catalog <name>` lists its models
     tokenize: bool = False  # serves vLLM's POST /tokenize at the server root (exact prompt token counts)
     rejects: frozenset[str] = frozenset()  # request parameters it answers 400 to (dropped with drop_params)
+    hosted: bool = False  # the vendor's own service: prompts leave the operator's networks whatever api_base says
+    free_limits: FreeLimits | None = None  # account-wide limits shared by its free models (limits/accounts.py)
+    # body members asking the vendor not to collect a strict request's data (merged into its own)
+    strict_fields: dict[str, Any] | None = None
+
+
+# OpenRouter's free limits: 20/min across all :free models; 50/day below 10 credits bought, else 1000/day
+OPENROUTER_FREE = FreeLimits(rpm=20, rpd=1000, rpd_free_tier=50)
 
 
 VENDORS: dict[str, Vendor] = {
@@ -41,17 +50,19 @@ VENDORS: dict[str, Vendor] = {
     "hosted_vllm": Vendor(None, "HOSTED_VLLM_API_KEY", self_hosted=True, tokenize=True),
     "openrouter": Vendor(
         "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", free_suffix=":free", key_check_path="/key",
-        catalog="openrouter",
+        catalog="openrouter", hosted=True, free_limits=OPENROUTER_FREE,
+        strict_fields={"provider": {"data_collection": "deny"}},
     ),
     "groq": Vendor(
-        "https://api.groq.com/openai/v1", "GROQ_API_KEY", rejects=frozenset({"logprobs", "logit_bias", "top_logprobs"})
+        "https://api.groq.com/openai/v1", "GROQ_API_KEY", rejects=frozenset({"logprobs", "logit_bias", "top_logprobs"}),
+        hosted=True,
     ),
-    "mistral": Vendor("https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
-    "deepseek": Vendor("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
-    "gemini": Vendor("https://generativelanguage.googleapis.com/v1beta/openai", "GEMINI_API_KEY"),
-    "together_ai": Vendor("https://api.together.xyz/v1", "TOGETHERAI_API_KEY"),
-    "fireworks_ai": Vendor("https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY"),
-    "xai": Vendor("https://api.x.ai/v1", "XAI_API_KEY"),
+    "mistral": Vendor("https://api.mistral.ai/v1", "MISTRAL_API_KEY", hosted=True),
+    "deepseek": Vendor("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", hosted=True),
+    "gemini": Vendor("https://generativelanguage.googleapis.com/v1beta/openai", "GEMINI_API_KEY", hosted=True),
+    "together_ai": Vendor("https://api.together.xyz/v1", "TOGETHERAI_API_KEY", hosted=True),
+    "fireworks_ai": Vendor("https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY", hosted=True),
+    "xai": Vendor("https://api.x.ai/v1", "XAI_API_KEY", hosted=True),
     "lm_studio": Vendor("http://localhost:1234/v1", None, self_hosted=True),
     "llamafile": Vendor("http://localhost:8080/v1", None, self_hosted=True),
     "openai_like": Vendor(None, None),
@@ -78,6 +89,20 @@ class OpenAICompatible(Provider):
 
     def key_check_path(self, prefix: str) -> str | None:
         return VENDORS[prefix].key_check_path
+
+    def always_remote(self, prefix: str, upstream_model: str) -> bool:
+        vendor = VENDORS.get(prefix)  # subclasses (Azure) serve prefixes of their own
+        return vendor is not None and vendor.hosted
+
+    def free_limits(self, deployment: Deployment) -> FreeLimits | None:
+        vendor = VENDORS.get(deployment.provider)
+        if vendor is None or vendor.free_limits is None or not (vendor.free_suffix and deployment.upstream_model.endswith(vendor.free_suffix)):
+            return None
+        return vendor.free_limits
+
+    def strict_fields(self, prefix: str) -> dict[str, Any] | None:
+        vendor = VENDORS.get(prefix)
+        return vendor.strict_fields if vendor is not None else None
 
     def catalog(self, prefix: str) -> str | None:
         return VENDORS[prefix].catalog
@@ -116,6 +141,10 @@ class OpenAICompatible(Provider):
             body.setdefault(key, value)
         for key in deployment.drop_keys:
             body.pop(key, None)
+        if request.strict and (strict := self.strict_fields(deployment.provider)):
+            for key, value in strict.items():  # merged into what the client sent; ours win
+                given = body.get(key)
+                body[key] = {**given, **value} if isinstance(given, dict) and isinstance(value, dict) else value
         if request.stream:
             # Always ask for usage so spend is known; the relay strips the chunk again if unasked.
             options = dict(body.get("stream_options") or {})

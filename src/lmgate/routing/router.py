@@ -8,7 +8,9 @@ Deployments cooling down, over their upstream quota or at their `max_parallel_re
 before anything is sent, and so are those whose `model_info.mode` does not fit the endpoint or that
 said they do not serve it (capability, never health: routing/capabilities.py). The requested name is
 resolved first (group aliases, wildcards: config/aliases.py); a wildcard deployment gets the requested
-name as its upstream model.
+name as its upstream model. Strict-privacy requests skip deployments that may keep prompts
+(routing/privacy.py); free deployments sharing an account-wide limit count against it (limits/accounts.py);
+usage limits without a reset time cool a deployment per kind (routing/usage_limits.py).
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ from lmgate.errors import (
     UpstreamError,
 )
 from lmgate.limits import MemoryQuotas, Quota, QuotaStore
+from lmgate.limits.accounts import AccountQuotas, FreeAccounts, FreeLimits
 from lmgate.limits.base import share
 from lmgate.limits.parallel import MemoryParallel, ParallelStore
 from lmgate.providers.http import UpstreamPool
-from lmgate.routing import budget
+from lmgate.routing import budget, privacy, usage_limits
 from lmgate.routing.capabilities import CapabilityMemory, cannot_serve, serves_mode
 from lmgate.routing.cooldowns import CooldownStore, MemoryCooldowns
 from lmgate.routing.error_classes import error_class
@@ -68,6 +71,7 @@ class RouterState:
     stats: dict[str, DeploymentStats] = field(default_factory=dict)
     redis: RedisLink | None = None
     warm: WarmModels = field(default_factory=WarmModels)  # what each Ollama instance has loaded
+    accounts: FreeAccounts = field(default_factory=FreeAccounts)  # provider-wide free tiers (limits/accounts.py)
 
     def stats_for(self, name: str) -> DeploymentStats:
         s = self.stats.get(name)
@@ -135,6 +139,13 @@ class Router:
         self._variants = Variants(config.aliases, config.names.wildcard_aliases)
         self.state.cooldowns.watch(d.name for d in config.deployments)
         self.warm_aliases = warm_aliases(config)  # routed to the Ollama instance with the model loaded
+        rs = config.file.router_settings
+        self.privacy = privacy.PrivacyFilter()
+        self._strict_aliases = privacy.strict_aliases(rs.strict_aliases)
+        free = rs.openrouter_free_limits
+        overrides = FreeLimits(free.rpm, free.rpd, free.rpd_free_tier) if free is not None else None
+        self.accounts = AccountQuotas(config.deployments, overrides, self.state.quotas, self.state.accounts, worker.count)
+        self._usage_cooldowns = usage_limits.durations(rs.ollama_cloud_cooldowns)
 
     def _may_cool(self, d: Deployment) -> bool:
         """LiteLLM does not cool down an alias's only deployment unless allowed_fails is set; lmgate also
@@ -187,6 +198,8 @@ class Router:
 
     async def send(self, request: GatewayRequest) -> RouteResult:
         alias = self.resolve(request.model)
+        if self._strict_aliases and not request.strict:
+            request.strict = alias in self._strict_aliases or request.model in self._strict_aliases
         trace = RouteTrace()
         try:
             result = await self._route(request, trace, alias)
@@ -247,6 +260,8 @@ class Router:
 
     def _nothing_sent(self, request: GatewayRequest, alias: str, trace: RouteTrace) -> GatewayError:
         if trace.cooldown_wait is None and trace.quota_wait is None and not trace.busy:
+            if trace.policy_refused:
+                return privacy.refused(alias, trace)
             return cannot_serve(self.config.aliases, self.capabilities, request, trace, alias)
         if trace.cooldown_wait is not None:
             wait = trace.cooldown_wait
@@ -264,7 +279,8 @@ class Router:
         else:
             wait = trace.quota_wait or 1.0
             err = QuotaExceeded(
-                f"every deployment for '{alias}' and its fallbacks has used its upstream quota (rpm/tpm/rpd); "
+                f"every deployment for '{alias}' and its fallbacks has used its upstream quota (rpm/tpm/rpd, or its "
+                "provider's account-wide free limit: GET /health shows it); "
                 f"nothing was sent; retry in {wait:.0f} s"
             )
         err.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
@@ -286,11 +302,15 @@ class Router:
         leave model_info.mode unset)."""
         policy = self.config.policy
         serving, cum_weights = self._candidates(alias, request, alias == resolved)
+        if request.strict:
+            serving, cum_weights = self.privacy.keep(serving, trace)
         if not serving:
             return None
         deps: Iterable[Deployment] = candidates(policy.strategy, serving, self.state.stats.get, self._rng, cum_weights)
         if alias in self._variants.aliases:
             deps = (self._variants.get(d, request.model) for d in deps)
+            if request.strict:
+                deps = privacy.still_private(deps, trace)
         if alias in self.warm_aliases:
             deps = self.state.warm.prefer(deps)
         pending: Iterable[tuple[Deployment, int]] = ((d, 0) for d in deps)  # attempts made so far
@@ -377,6 +397,12 @@ class Router:
                 await self._release(dep, slot)
                 trace.skip_quota(dep.name, denial.limit, denial.retry_after)
                 return None
+        if self.accounts:
+            account = self.accounts.of.get(dep.name)
+            if account is not None and (denial := await self.accounts.acquire(account)) is not None:
+                await self._release(dep, slot)
+                trace.skip_quota(dep.name, denial.limit, denial.retry_after)
+                return None
         return slot
 
     async def _release(self, dep: Deployment, slot: str) -> None:
@@ -391,6 +417,11 @@ class Router:
         policy = self.config.policy
         coolable = self._coolable.get(dep.name, False)
         cooldowns = self.state.cooldowns
+        limit = usage_limits.usage_limit(exc)
+        if limit is not None:  # a session/weekly limit: the same answer until it resets, whatever allowed_fails says
+            if coolable:  # an alias's only deployment without a chain answers its 429 as is (LiteLLM's rule)
+                await cooldowns.start(dep.name, self._usage_cooldowns[limit], usage_limits.reason(limit, exc))
+            return False
         allowed = policy.fails_by_class.get(kind)
         if verdict is Verdict.COOL_NOW and allowed is None:
             if coolable:

@@ -10,6 +10,7 @@ from typing import Any
 from yarl import URL
 
 from lmgate.limits import Quota, QuotaUsage
+from lmgate.routing import usage_limits
 from lmgate.routing.router import Router
 
 
@@ -47,6 +48,7 @@ async def deployment_states(router: Router) -> dict[str, Any]:
             "failures_last_minute": state.cooldowns.recent_failures(d.name),
             "latency_ms": round(stats.latency * 1000, 1) if stats and stats.latency is not None else None,
             "last_error": (stats.last_error or None) if stats else None,
+            "data_policy": d.data_policy,
         }
         if (limit := router.parallel_of(d.name)) is not None:
             row["max_parallel_requests"] = limit
@@ -57,6 +59,8 @@ async def deployment_states(router: Router) -> dict[str, Any]:
             left, reason = cooling
             until = datetime.fromtimestamp(time.time() + left, UTC).isoformat(timespec="seconds")
             row.update(state="cooling_down", reason=reason, cooldown_until=until, cooldown_remaining_s=round(left, 1))
+            if (kind := usage_limits.kind_of(reason)) is not None:
+                row["usage_limit"] = kind  # Ollama Cloud session / weekly limit
         unsupported = router.capabilities.of(d.name)
         if unsupported:  # capability, not health: the state stays as it is
             row["unsupported"] = {
@@ -73,6 +77,11 @@ async def deployment_states(router: Router) -> dict[str, Any]:
             over = _over(quota, usage)
             if over and cooling is None:
                 row.update(state="over_quota", reason=over)
+        account = router.accounts.of.get(d.name)
+        if account is not None:
+            row["free_quota"] = free = await router.accounts.describe(account)
+            if "spent" in free and row["state"] == "healthy":
+                row.update(state="over_quota", reason=free["spent"])
         rows.append(row)
     healthy = sum(1 for r in rows if r["state"] == "healthy")
     return {

@@ -14,18 +14,19 @@ QUOTA_PREFIX = "quota-"
 BUSY = "busy"  # at its max_parallel_requests
 UNSUPPORTED = "unsupported"  # does not serve the endpoint (capability, not health)
 OVER_BUDGET = "over_budget"  # a paid deployment, and the key's money budget cannot cover the request
+POLICY_PREFIX = "policy-"  # a strict request may not reach it (its data policy: policy-trains, ...)
 
 
 def is_skip(outcome: str) -> bool:
     """A candidate passed over (cooling down, over quota, busy, waited for) or one that does not serve
     the endpoint: never an upstream failure."""
-    return outcome in (COOLDOWN, BUSY, UNSUPPORTED, WAITED, OVER_BUDGET) or outcome.startswith(QUOTA_PREFIX)
+    return outcome in (COOLDOWN, BUSY, UNSUPPORTED, WAITED, OVER_BUDGET) or outcome.startswith((QUOTA_PREFIX, POLICY_PREFIX))
 
 
 @dataclass(slots=True)
 class RouteAttempt:
     deployment: str
-    outcome: str  # ok | a status code | timeout | unreachable | bad-response | cooldown | quota-rpm | busy | waited ...
+    outcome: str  # ok | a status code | timeout | unreachable | bad-response | cooldown | quota-rpm | busy | waited | policy-trains ...
     seconds: float | None = None  # None for candidates skipped before sending
 
     def render(self) -> str:
@@ -45,6 +46,7 @@ class RouteTrace:
     lacking: UpstreamError | None = None  # the first "model lacks a feature this request uses" refusal
     waited: float = 0.0  # seconds spent waiting out cooldowns (router_settings.wait_for_cooldown_s)
     over_budget: bool = False  # a paid candidate was skipped: the key's budget cannot pay (routing/budget.py)
+    policy_refused: list[tuple[str, str]] = field(default_factory=list)  # (deployment, data policy) a strict request skipped
 
     def add(self, deployment: str, outcome: str, seconds: float | None = None) -> None:
         self.attempts.append(RouteAttempt(deployment, outcome, seconds))
@@ -64,6 +66,9 @@ class RouteTrace:
     def skip_budget(self, deployment: str) -> None:
         self.add(deployment, OVER_BUDGET)
         self.over_budget = True
+    def skip_policy(self, deployment: str, policy: str) -> None:
+        self.add(deployment, POLICY_PREFIX + policy)
+        self.policy_refused.append((deployment, policy))
 
     def skip_unsupported(self, deployment: str, reason: str) -> None:
         self.add(deployment, UNSUPPORTED)

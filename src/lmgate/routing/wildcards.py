@@ -1,7 +1,8 @@
 """Wildcard deployments on the request path: `model_name: "groq/*"` with `model: groq/*` answers
 `groq/llama-3.1-8b-instant` by sending `llama-3.1-8b-instant` to Groq. Each (deployment, requested
 name) pair becomes a copy of the deployment with that upstream model, made once and kept (bounded);
-the copy keeps the deployment's name, so cooldowns, quotas and stats are the deployment's own."""
+the copy keeps the deployment's name, so cooldowns, quotas and stats are the deployment's own; its data
+policy is settled again (a requested `-cloud` model leaves the machine)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import replace
 
 from lmgate.config.aliases import WILDCARD, fill
 from lmgate.core import Deployment
+from lmgate.routing.privacy import with_policy
 
 MAX_VARIANTS = 4096  # distinct requested names kept per process; beyond it the cache starts over
 
@@ -30,5 +32,5 @@ class Variants:
             if len(self._made) >= MAX_VARIANTS:
                 self._made.clear()
             upstream = fill(dep.upstream_model, requested, self.patterns.get(dep.alias))
-            made = self._made[key] = replace(dep, upstream_model=upstream)
+            made = self._made[key] = with_policy(replace(dep, upstream_model=upstream))
         return made

@@ -12,6 +12,7 @@ from aiohttp import web
 from lmgate import inbound, keys, ui
 from lmgate.config.runtime import RuntimeConfig
 from lmgate.inbound import responses
+from lmgate.limits.accounts import AccountPoller
 from lmgate.observability.observer import OBSERVER, build_observer, observer_lifespan
 from lmgate.providers.http import UpstreamPool
 from lmgate.routing import Router, RouterState
@@ -108,7 +109,11 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     poller (router_settings.ollama_prefer_loaded): one each per process; they idle while switched off
     and follow reloads."""
     checker = app[HEALTH_CHECKS]
-    tasks = [asyncio.create_task(checker.run()), asyncio.create_task(WarmPoller(partial(_current, app)).run())]
+    tasks = [
+        asyncio.create_task(checker.run()),
+        asyncio.create_task(WarmPoller(partial(_current, app)).run()),
+        asyncio.create_task(AccountPoller(partial(_current, app)).run()),  # free tiers' GET /key
+    ]
     yield
     for task in tasks:
         task.cancel()
