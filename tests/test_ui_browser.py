@@ -113,7 +113,8 @@ def test_a_failing_upstream_turns_cooling_down_without_a_reload(page: Any, gatew
 def test_a_key_made_in_the_ui_works_with_the_sdk_and_its_spend_appears(page: Any, gateway: UiGateway, visits: Visits) -> None:
     page.goto("/ui/keys")
     page.get_by_label("Name (key alias)").fill("browser-key")
-    page.get_by_label("Budget (USD)").fill("5")
+    # a budget above one reservation: no max_tokens, so each request reserves 4096 output tokens ($8.25)
+    page.get_by_label("Budget (USD)").fill("50")
     page.get_by_label("Requests/min").fill("100")
     page.get_by_role("button", name="Create key").click()
     value = page.get_by_label("New key").input_value()
@@ -131,7 +132,7 @@ def test_a_key_made_in_the_ui_works_with_the_sdk_and_its_spend_appears(page: Any
 
     wait_for(spend_shown, "the key's logged spend on the Keys page", seconds=10, interval=0.2)
     item = page.locator('li.key[data-key="browser-key"]')
-    sync_api.expect(item.locator("meter")).to_have_attribute("max", "5.0")
+    sync_api.expect(item.locator("meter")).to_have_attribute("max", "50.0")
     assert value not in page.content()  # shown once, never again
     seen(page, visits, "keys")
 
@@ -145,9 +146,12 @@ def test_a_key_made_in_the_ui_works_with_the_sdk_and_its_spend_appears(page: Any
 
 
 def test_traffic_charts_and_the_request_log_with_route_traces(page: Any, gateway: UiGateway, visits: Visits) -> None:
-    page.goto("/ui/traffic")
+    def logged() -> bool:  # the request log reaches the database in batches, a moment after each answer
+        page.goto("/ui/traffic")
+        return int(page.locator("#total-requests").inner_text()) >= 5
+
+    wait_for(logged, "the earlier tests' five requests on the Traffic page", seconds=10, interval=0.2)
     sync_api.expect(page.locator("#traffic-source")).to_contain_text("database")
-    assert int(page.locator("#total-requests").inner_text()) >= 4
     bars = page.locator('figure.bars[data-group="alias"][data-metric="Requests"] svg.bar')
     assert "chat" in " ".join(bars.evaluate_all("els => els.map(e => e.getAttribute('aria-label'))"))
     assert page.locator('figure.bars[data-group="key"] svg.bar[aria-label^="browser-key"]').count() == 5

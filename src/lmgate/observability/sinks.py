@@ -75,6 +75,11 @@ class DatabaseSink:
         self._store: Store | None = None
 
     @property
+    def ready(self) -> bool:
+        """Whether the table exists to be written and read: false until the keys' file is made."""
+        return self.needs_file is None or self.needs_file.exists()
+
+    @property
     def store(self) -> Store:
         if self._store is None:
             from lmgate.store.engine import Store
@@ -83,11 +88,11 @@ class DatabaseSink:
         return self._store
 
     async def prepare(self) -> None:
-        if self.needs_file is None or self.needs_file.exists():
+        if self.ready:
             await self.store.create()
 
     async def write(self, lines: bytes) -> None:
-        if self.needs_file is not None and not self.needs_file.exists():
+        if not self.ready:
             return
         settled = await self.store.insert_request_logs([orjson.loads(line) for line in lines.splitlines() if line], self.spend)
         if settled and self.on_spend is not None:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from lmgate.observability import reports
 from lmgate.observability.observer import OBSERVER
+from lmgate.observability.sinks import DatabaseSink
 from lmgate.ops.audit import KEY_PATTERNS
 from lmgate.routing.status import deployment_states
 from lmgate.server.state import HEALTH_CHECKS, STATE
@@ -48,9 +49,8 @@ def log_store(request: web.Request) -> Store | None:
     """The database the request log is written to (general_settings.database_url), if any."""
     log = request.app[OBSERVER].request_log
     for sink in log.sinks if log is not None else ():
-        store = getattr(sink, "store", None)
-        if sink.name == "database" and store is not None:
-            return store
+        if isinstance(sink, DatabaseSink) and sink.ready:
+            return sink.store
     return None
 
 
