@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
+from datetime import UTC, datetime, timedelta
 
 import anthropic
 import httpx
@@ -140,13 +141,29 @@ def test_spend_is_settled_and_reported(gateway, tmp_path):
     assert {r["api_key"] for r in logs} == {new_key_hash(key)}
     assert sorted(r["spend"] for r in logs) == pytest.approx([0.0, COST, COST, COST])
     assert {r["team_id"] for r in logs} == {"t1"} and logs[-1]["total_tokens"] == 9 and logs[0]["model_group"] == "free"
+    models = {r["model_group"]: r["model"] for r in logs}
+    assert models["paid"] == "gpt-4o" and {r["call_type"] for r in logs} == {"acompletion"}
+    assert {r["messages"] == {} and r["response"] == {} and r["api_base"] == "" for r in logs} == {True}
     report = admin(url, "/global/spend/report").json()
     assert len(report) == 1 and report[0]["group_by_day"].endswith("T00:00:00+00:00")
     (writers,) = report[0]["teams"]
     assert writers["team_name"] == "writers" and writers["total_spend"] == pytest.approx(3 * COST)
-    assert {m["model"] for m in writers["metadata"]} == {"paid", "free"}
-    by_key = admin(url, "/global/spend/report", group_by="api_key").json()
-    assert by_key[0]["api_keys"][0]["key_alias"] == "author"
+    assert {m["model"] for m in writers["metadata"]} == set(models.values())  # LiteLLM's: the upstream model
+    assert {m["api_key"] for m in writers["metadata"]} == {new_key_hash(key)}
+    by_key = admin(url, "/global/spend/report", group_by="api_key").json()  # LiteLLM's per-key shape, most spent first
+    assert by_key[0]["api_key"] == new_key_hash(key) and by_key[0]["key_alias"] == "author"
+    assert by_key[0]["total_cost"] == pytest.approx(3 * COST) and by_key[0]["total_output_tokens"] == sum(r["completion_tokens"] for r in logs)
+    assert {d["model"]: d["total_cost"] for d in by_key[0]["model_details"]}["gpt-4o"] == pytest.approx(3 * COST)
+    (one,) = admin(url, "/global/spend/report", api_key=key).json()  # ?api_key=: the same shape for one key
+    assert one == by_key[0]
+    today = datetime.now(UTC).date()
+    start, end = today.isoformat(), (today + timedelta(days=1)).isoformat()
+    summary = admin(url, "/spend/logs", api_key=key, start_date=start, end_date=end).json()  # LiteLLM's default
+    assert [d["startTime"] for d in summary] == [start, end] and summary[1]["spend"] == 0
+    assert summary[0]["spend"] == pytest.approx(3 * COST) and summary[0][new_key_hash(key)] == pytest.approx(3 * COST)
+    assert summary[0]["models"]["gpt-4o"] == pytest.approx(3 * COST)
+    rows = admin(url, "/spend/logs", api_key=key, start_date=start, end_date=end, summarize="false").json()
+    assert len(rows) == 4 and {r["api_key"] for r in rows} == {new_key_hash(key)}
     assert admin(url, "/spend/logs", as_key=key).status_code == 403  # master key only
     (row,) = ok_json("usage", "--by", "key", "--config", str(tmp_path / "gate.yaml"))["rows"]
     assert row["group"] == "author" and row["requests"] == 4 and row["cost_usd"] == pytest.approx(3 * COST)
@@ -159,6 +176,10 @@ def test_spend_is_settled_and_reported(gateway, tmp_path):
     assert 'lmgate_team_spend_usd{team="writers"}' in metrics
     assert 'lmgate_soft_budget_crossed{name="author",scope="key"} 1.0' in metrics
     assert key not in metrics and new_key_hash(key) not in metrics
+
+    assert ask(url, MASTER, "free")[0] == 200  # a request without a team: LiteLLM's "Unassigned Team"
+    within(5, lambda: len(admin(url, "/global/spend/report").json()[0]["teams"]) == 2)
+    assert {t["team_name"] for t in admin(url, "/global/spend/report").json()[0]["teams"]} == {"writers", "Unassigned Team"}
 
 
 def new_key_hash(key: str) -> str:

@@ -39,6 +39,7 @@ class RedisLink:
         self.ok = False
         self.error: str | None = "not connected yet"
         self.down_since: float | None = None
+        self.outages = 0  # how many times it went down (callers warn once per outage)
         self._announced = False  # the "unreachable" error was logged and "reachable again" is owed
         self._scripts: dict[str, AsyncScript] = {}
         self._probe: asyncio.Task[None] | None = None
@@ -120,6 +121,7 @@ class RedisLink:
         self.error = f"{type(exc).__name__}: {exc}"[:300]
         if not self._announced:
             self._announced = True
+            self.outages += 1
             self.down_since = time.time()
             log.error(
                 "Redis at %s is unreachable (%s): upstream quotas and cooldowns fall back to this process's own "

@@ -99,7 +99,7 @@ class KeyLimits:
         self.seen: dict[str, tuple[float, float]] = {}
         self._prices: tuple[object, dict[str, Price | None]] = (None, {})
         self._soft_crossed: set[str] = set()
-        self._fallback_warned = False
+        self._warned_outage = 0  # the link's outage this process last warned about
 
     # ---- admission ----------------------------------------------------------------------------------
 
@@ -176,8 +176,9 @@ class KeyLimits:
     def _fell_back(self) -> None:
         if self.metrics is not None:
             self.metrics.key_limits_fallback.labels("memory").inc()
-        if not self._fallback_warned:
-            self._fallback_warned = True
+        outage = self.link.outages if self.link is not None else 0
+        if outage != self._warned_outage:
+            self._warned_outage = outage
             log.warning(
                 "key limits: Redis is unreachable; rpm/tpm/parallel limits count in this process (1/%d of each), "
                 "money budgets refuse paid models until Redis is back", self.workers,
@@ -194,8 +195,6 @@ class KeyLimits:
             spent = await self.shared.settle(a, tokens, cost)
         else:
             spent = await self.local.settle(a, tokens, cost)
-            if self.link is not None and self._fallback_warned and self.link.ok:
-                self._fallback_warned = False  # the next outage is announced again
         if spent:
             self._observe(a.budgets, spent)
 
@@ -208,8 +207,9 @@ class KeyLimits:
                 metrics.budget_gauges(b.kind, b.name, s, b.limit)
             if b.soft is not None and s >= b.soft and b.scope not in self._soft_crossed:
                 self._soft_crossed.add(b.scope)
-                log.warning("soft budget crossed: %s has spent $%.4f (soft_budget $%.4f, max_budget $%.4f)",
-                            b.label, s, b.soft, b.limit)
+                cap = "none" if b.limit == math.inf else f"${b.limit:.4f}"
+                log.warning("soft budget crossed: %s has spent $%.4f (soft_budget $%.4f, max_budget %s)",
+                            b.label, s, b.soft, cap)
                 if metrics is not None:
                     metrics.soft_budget_crossed(b.kind, b.name)
 

@@ -16,6 +16,8 @@ from lmgate.limits.plan import Budget, Rate
 from lmgate.limits.redis import _PRELUDE
 from lmgate.redis_link import RedisLink
 
+NO_LIMIT = 1e15  # USD: a budget with only a soft_budget (Lua reads no "inf")
+
 # KEYS: per rate (rpm, tpm, n, par), then one budget hash per budget
 # ARGV: now(-1), #rates, #budgets, lease s, hold, then per rate (rpm, tpm, par; -1 = none),
 #       then per budget (limit, seed, ttl ms)
@@ -144,7 +146,7 @@ class RedisKeyCounters:
             args += [_n(rate.rpm), _n(rate.tpm), _n(rate.parallel)]
         for budget, counter, seed, ttl in zip(budgets, counters, seeds, ttls_ms, strict=True):
             keys.append(budget_key(counter))
-            args += [_usd(budget.limit), _usd(seed), ttl]
+            args += [_usd(min(budget.limit, NO_LIMIT)), _usd(seed), ttl]
         ok, reply = await self.link.run(_ADMIT, keys, args)
         if not ok:
             return None

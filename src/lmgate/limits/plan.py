@@ -125,11 +125,13 @@ def _rate(scope: str, label: str, row: Mapping[str, Any]) -> Rate | None:
 
 def _budget(scope: str, label: str, kind: str, name: str, row: Mapping[str, Any], limit: Any,
             duration: float | None, spend: float) -> Budget | None:
+    soft = row.get("soft_budget") if kind != "model" else None
     if not isinstance(limit, int | float) or isinstance(limit, bool):
-        return None
+        if soft is None:
+            return None
+        limit = math.inf  # only a soft_budget: spend is counted to tell when it is crossed, nothing refused
     anchor = anchor_of(row, duration)
     db_end = None if duration is None else anchor + duration
-    soft = row.get("soft_budget") if kind != "model" else None
     return Budget(scope, label, kind, name, float(limit), soft, duration, anchor, spend, db_end)
 
 

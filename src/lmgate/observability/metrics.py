@@ -8,6 +8,7 @@ names are exported as well (see `compat.py`).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -201,13 +202,16 @@ class Metrics:
 
     def budget_gauges(self, kind: str, name: str, spent: float, limit: float) -> None:
         """A key's or team's spend and what is left of its budget (labels: alias or team, never the key)."""
+        bounded = limit != math.inf  # inf: only a soft_budget, nothing "remains"
         if kind == "key":
             self.key_spend.labels(name).value = spent
-            self.key_remaining.labels(name).value = limit - spent
+            if bounded:
+                self.key_remaining.labels(name).value = limit - spent
         elif kind == "team":
             self.team_spend.labels(name).value = spent
-            self.team_remaining.labels(name).value = limit - spent
-        if self.compat is not None:
+            if bounded:
+                self.team_remaining.labels(name).value = limit - spent
+        if self.compat is not None and bounded:
             self.compat.budget(kind, name, limit - spent)
 
     def soft_budget_crossed(self, kind: str, name: str) -> None:
