@@ -5,7 +5,7 @@
 # As bench/keys_overhead.sh: one gateway, the load (wrk, c=32) alternating between the two keys in short
 # slices, A B B A. The key's limits are far above what the run reaches (nothing is refused) and its
 # budget is large, so every request of B pays the admission (one reservation) and the settlement.
-# REDIS=1 starts a redis-server on port $((PORT+1)) and shares the counters there (one Lua call each).
+# REDIS=1 starts a redis-server on port $((PORT+1)) (pinned to LOAD_CPU, beside wrk) and shares the counters there (one Lua call each).
 # Prints req/s per key (non-stream and stream), limited/master of the sums and per-round ratios; any
 # non-2xx answer fails the run.
 # Env: ROUNDS=6  SLICE=3s  PORT=4081  REDIS=0  GATEWAY_CPU=1  LOAD_CPU=0  MOCK_CPU=$LOAD_CPU, and
@@ -35,7 +35,7 @@ open(sys.argv[2], "w").write("".join(out))
 PY
 printf '  request_log_path: %s/requests.jsonl\n' "$WORK" >>"$WORK/gate.yaml"
 if [[ $REDIS == 1 ]]; then
-  redis-server --port $((PORT + 1)) --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
+  taskset -c "$LOAD_CPU" redis-server --port $((PORT + 1)) --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
   RPID=$!
   printf 'router_settings:\n  redis_host: 127.0.0.1\n  redis_port: %s\n' $((PORT + 1)) >>"$WORK/gate.yaml"
 fi

@@ -10,6 +10,7 @@
 # its queue) would otherwise show up as busy leaf frames.
 # The gateway gets bench/vkey_setup.sh's config (priced models) and a virtual key with rpm/tpm limits
 # and a budget (KEY=master: the master key), as bench/floor.sh measures it.
+# REDIS=1 shares the key's counters in a redis-server on port PORT+1 (pinned to LOAD_CPU).
 # Env: GATEWAY_CPU=1 LOAD_CPU=0 PROFILE_S=15 RATE=250 PORT=4000 RESULTS_DIR=/tmp/lmgate-bench-results/profile
 #      LMGATE_REF=  (as in run_bench.sh: profile that commit's src/lmgate instead of the working tree)
 # Stacks and an SVG flame graph per mode land in RESULTS_DIR.
@@ -31,9 +32,15 @@ source "$HERE/vkey_setup.sh" "$RESULTS_DIR/setup"
 curl -fsS -o /dev/null -m 2 http://127.0.0.1:18080/health || { echo "start the mock first: bench/mock/mock.sh start" >&2; exit 1; }
 if curl -s -o /dev/null -m 1 "$BASE/"; then echo "port $PORT is busy" >&2; exit 1; fi
 
-GPID=""
+GPID=""; RPID=""
 stop_gw() { [[ -n "$GPID" ]] && { kill -TERM "$GPID" 2>/dev/null || true; wait "$GPID" 2>/dev/null || true; GPID=""; }; }
-trap stop_gw EXIT INT TERM
+trap 'stop_gw; [[ -n $RPID ]] && kill "$RPID" 2>/dev/null' EXIT INT TERM
+if [[ ${REDIS:-0} == 1 ]]; then
+  taskset -c "$LOAD_CPU" redis-server --port $((PORT + 1)) --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$RESULTS_DIR/setup" >"$RESULTS_DIR/redis.log" 2>&1 &
+  RPID=$!
+  printf 'router_settings:\n  redis_host: 127.0.0.1\n  redis_port: %s\n' $((PORT + 1)) >>"$RESULTS_DIR/setup/gate.yaml"
+fi
 
 for mode in nonstream stream; do
   taskset -c "$GATEWAY_CPU" "$REPO/.venv/bin/lmgate" serve --config "$RESULTS_DIR/setup/gate.yaml" \

@@ -6,6 +6,11 @@ fails, the link is marked down, one error is logged, and callers use their local
 until a background PING every `PROBE_S` seconds succeeds again (one "reachable again" line is logged).
 While the link is down no request waits on Redis at all. redis-py is imported only when this module is,
 which happens only when a Redis is configured.
+
+Scripts (`run`, and `run_soon` for callers that need not wait for the reply) go over one pipelined
+connection of this process (redis_wire.py: EVALSHA sent directly, EVAL once per script and connection, hiredis
+parsing, one watchdog instead of a timeout per call); everything else, and scripts over TLS, use the
+redis-py client.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
+
+from lmgate.redis_wire import Wire, pack, sha1
 
 log = logging.getLogger("lmgate.redis")
 PROBE_S = 1.0  # while Redis is down, how often to try it again
@@ -42,6 +49,11 @@ class RedisLink:
         self.outages = 0  # how many times it went down (callers warn once per outage)
         self._announced = False  # the "unreachable" error was logged and "reachable again" is owed
         self._scripts: dict[str, AsyncScript] = {}
+        self._shas: dict[str, bytes] = {}
+        self._wire: Wire | None = None
+        self._wire_opening: asyncio.Task[Wire] | None = None
+        self._soon: set[asyncio.Task[Any]] = set()
+        self._closing = False
         self._probe: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -67,6 +79,7 @@ class RedisLink:
     async def open(self) -> None:
         """Create the client and try it once; an unreachable Redis does not stop start-up."""
         self.client = self._make_client()
+        self._closing = False
         self._scripts.clear()
         try:
             await self.client.ping()
@@ -76,7 +89,9 @@ class RedisLink:
         self._up()
 
     async def close(self) -> None:
-        for task in [*self._tasks, *([self._probe] if self._probe else [])]:
+        self.ok, self._closing = False, True  # what fails from here on is not an outage
+        self._close_wire()
+        for task in [*self._tasks, *self._soon, *([self._probe] if self._probe else [])]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -102,22 +117,91 @@ class RedisLink:
         self._tasks.append(asyncio.create_task(loop()))
 
     async def run(self, script: str, keys: list[str], args: list[Any]) -> tuple[bool, Any]:
-        """(True, reply) from a Lua script (EVALSHA, loaded on first use and after a Redis restart), or
-        (False, None) when Redis is down or the call failed (then the link goes down)."""
+        """(True, reply) from a Lua script, or (False, None) when Redis is down or the call failed (then
+        the link goes down)."""
         client = self.client
         if not self.ok or client is None:
             return False, None
-        compiled = self._scripts.get(script)
-        if compiled is None:
-            compiled = self._scripts[script] = client.register_script(script)
         try:
-            return True, await compiled(keys=keys, args=args)
+            wire = self._wire if self._wire is not None and not self._wire.closed else await self._open_wire()
+            if wire is None:
+                return True, await self._via_client(client, script, keys, args)
+            try:
+                return True, await wire.script(script, self._sha(script), keys, args)
+            except NoScriptError:  # the scripts were flushed: send it whole again
+                return True, await wire.send(pack(b"EVAL", script, len(keys), *keys, *args))
         except FAILURES as exc:
             self.failed(exc)
             return False, None
 
+    def run_soon(self, script: str, keys: list[str], args: list[Any], done: Callable[[Any], None] | None = None) -> None:
+        """`run` without waiting: the command is on its way when this returns (so a later call of this
+        process is answered after it); `done(reply)` runs when the reply arrives (not when it failed)."""
+        if not self.ok or self.client is None:
+            return
+        wire = self._wire
+        if wire is None or wire.closed:
+            task = asyncio.ensure_future(self.run(script, keys, args))
+            self._soon.add(task)
+
+            def finished(t: asyncio.Task[tuple[bool, Any]]) -> None:
+                self._soon.discard(t)
+                ok, reply = t.result() if not t.cancelled() else (False, None)
+                if ok and done is not None:
+                    done(reply)
+
+            task.add_done_callback(finished)
+            return
+        sha = self._sha(script)
+        fut = wire.script(script, sha, keys, args)
+
+        def replied(f: asyncio.Future[Any]) -> None:
+            exc = f.exception()
+            if isinstance(exc, NoScriptError):  # flushed: send it whole next time
+                wire.loaded.discard(sha)
+                self.run_soon(script, keys, args, done)
+            elif exc is not None:
+                if isinstance(exc, FAILURES):
+                    self.failed(exc)
+            elif done is not None:
+                done(f.result())
+
+        fut.add_done_callback(replied)
+
+    def _sha(self, script: str) -> bytes:
+        sha = self._shas.get(script)
+        if sha is None:
+            sha = self._shas[script] = sha1(script).encode()
+        return sha
+
+    async def _via_client(self, client: aioredis.Redis, script: str, keys: list[str], args: list[Any]) -> Any:
+        compiled = self._scripts.get(script)
+        if compiled is None:
+            compiled = self._scripts[script] = client.register_script(script)
+        return await compiled(keys=keys, args=args)
+
+    async def _open_wire(self) -> Wire | None:
+        """The script connection, opened by the first caller that needs it (None: TLS, use redis-py)."""
+        assert self.client is not None
+        pool = self.client.connection_pool
+        if "SSL" in pool.connection_class.__name__:
+            return None
+        if self._wire_opening is None or self._wire_opening.done():
+            self._wire_opening = asyncio.ensure_future(Wire.open(pool.connection_kwargs, TIMEOUT_S))
+        wire = await asyncio.shield(self._wire_opening)
+        self._wire = wire
+        return wire
+
+    def _close_wire(self) -> None:
+        if self._wire is not None:
+            self._wire.close()
+            self._wire = None
+
     def failed(self, exc: BaseException) -> None:
         self.ok = False
+        self._close_wire()
+        if self._closing:
+            return
         self.error = f"{type(exc).__name__}: {exc}"[:300]
         if not self._announced:
             self._announced = True
@@ -160,3 +244,4 @@ class RedisLink:
             "error": self.error,
             "down_since": None if since is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)),
         }
+

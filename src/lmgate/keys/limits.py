@@ -192,9 +192,10 @@ class KeyLimits:
         if dep is not None and a.counters and charged(dep):
             cost = dep.cost(usage) if usage is not None else a.held  # no usage reported: assume the worst
         if a.shared and self.shared is not None:
-            spent = await self.shared.settle(a, tokens, cost)
-        else:
-            spent = await self.local.settle(a, tokens, cost)
+            budgets = a.budgets
+            self.shared.settle(a, tokens, cost, (lambda spent: self._observe(budgets, spent)) if a.counters else None)
+            return
+        spent = await self.local.settle(a, tokens, cost)
         if spent:
             self._observe(a.budgets, spent)
 

@@ -1,5 +1,6 @@
 """Key counters in Redis: one Lua script per admission and one per settlement, each one round trip and
-atomic across every worker and replica (see limits/keys.py for what they count).
+atomic across every worker and replica (see limits/keys.py for what they count). The settlement is
+sent without waiting for its reply (RedisLink.run_soon).
 
 While Redis is unreachable the caller (keys/limits.py) counts rates in this process with 1/N of each
 limit (N = workers) and refuses paid candidates for keys with a money budget: a budget nobody can
@@ -9,6 +10,7 @@ check across replicas is not spent N times over.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from lmgate.limits.keys import Admission, Denial, budget_key, quota_scope
@@ -161,16 +163,19 @@ class RedisKeyCounters:
             budgets[failing - 1] if failing else None, spent, int(reply[3]), int(reply[4]),
         )
 
-    async def settle(self, a: Admission, tokens: int, cost: float) -> tuple[float, ...] | None:
-        """The budgets' spend after the cost; None when Redis is unreachable (the hold then lapses with
-        its counter: never less conservative than counting it)."""
+    def settle(self, a: Admission, tokens: int, cost: float, done: Callable[[tuple[float, ...]], None] | None = None) -> None:
+        """Sent at once, not awaited (nothing on the request path waits for it; this process's later
+        calls are answered after it); `done` gets the budgets' spend after the cost. When Redis is
+        unreachable nothing is settled: the hold lapses with its counter, never less conservative than
+        counting it."""
         keys: list[str] = []
         args: list[Any] = [-1, len(a.rates), len(a.counters), tokens, _usd(a.held), _usd(cost)]
         for rate, slot in zip(a.rates, a.slots, strict=True):
             keys += quota_scope(rate.scope)[1:]
             args += ["1" if rate.tpm is not None else "0", slot]
         keys += [budget_key(c) for c in a.counters]
-        ok, reply = await self.link.run(_SETTLE, keys, args)
-        if not ok:
-            return None
-        return tuple(math.nan if _text(v) == "-1" else float(v) for v in reply)
+        self.link.run_soon(_SETTLE, keys, args, None if done is None else lambda reply: done(_spent(reply)))
+
+
+def _spent(reply: Any) -> tuple[float, ...]:
+    return tuple(math.nan if _text(v) == "-1" else float(v) for v in reply)
