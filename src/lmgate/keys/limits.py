@@ -62,7 +62,7 @@ class Ticket:
         result = self.result
         dep = result.deployment if result is not None else None
         usage = result.answer.usage if result is not None else None
-        await self.limits.settle(self.admission, dep, usage)
+        self.limits.settle(self.admission, dep, usage)
 
     def headers(self) -> dict[str, str]:
         """LiteLLM's x-ratelimit-* for the key's own scope (requests and tokens in the last minute)."""
@@ -186,7 +186,7 @@ class KeyLimits:
 
     # ---- settlement ---------------------------------------------------------------------------------
 
-    async def settle(self, a: Admission, dep: Deployment | None, usage: Usage | None) -> None:
+    def settle(self, a: Admission, dep: Deployment | None, usage: Usage | None) -> None:
         tokens = usage.total if usage is not None else 0
         cost = 0.0
         if dep is not None and a.counters and charged(dep):
@@ -195,7 +195,7 @@ class KeyLimits:
             budgets = a.budgets
             self.shared.settle(a, tokens, cost, (lambda spent: self._observe(budgets, spent)) if a.counters else None)
             return
-        spent = await self.local.settle(a, tokens, cost)
+        spent = self.local.settle(a, tokens, cost)
         if spent:
             self._observe(a.budgets, spent)
 

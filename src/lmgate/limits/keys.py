@@ -73,16 +73,17 @@ class MemoryKeyCounters:
         seeds: tuple[float, ...], amount: float, split: int = 1,
     ) -> Denial | Admission:
         windows, in_flight = self.windows, self.in_flight
-        for rate in rates:
-            denial = windows.check(rate.scope, _quota(rate, split))
+        quotas = [_quota(rate, split) for rate in rates] if split > 1 else [rate.quota for rate in rates]
+        for rate, quota in zip(rates, quotas, strict=True):
+            denial = windows.check(rate.scope, quota)
             if denial is not None:
                 allowed = share(rate.rpm if denial.limit == "rpm" else rate.tpm, split) or 0
                 return Denial(rate, denial.limit, denial.retry_after, allowed)
             if rate.parallel is not None and in_flight.get(rate.scope, 0) >= (share(rate.parallel, split) or 1):
                 return Denial(rate, "parallel", 1.0, share(rate.parallel, split) or 1)
         requests = tokens = 0
-        for i, rate in enumerate(rates):
-            usage = windows.count(rate.scope, _quota(rate, split))
+        for i, (rate, quota) in enumerate(zip(rates, quotas, strict=True)):
+            usage = windows.count(rate.scope, quota)
             if i == 0:
                 requests, tokens = usage.requests_minute, usage.tokens_minute
             if rate.parallel is not None:
@@ -103,11 +104,11 @@ class MemoryKeyCounters:
         return Admission(rates, budgets, counters, held, (LOCAL,) * len(rates), False,
                          over is None, over, tuple(spent), requests, tokens)
 
-    async def settle(self, a: Admission, tokens: int, cost: float) -> tuple[float, ...]:
+    def settle(self, a: Admission, tokens: int, cost: float) -> tuple[float, ...]:
         """Tokens, slots and the real cost; the budgets' spend after it (per budget of `a`)."""
         for rate in a.rates:
             if rate.tpm is not None and tokens > 0:
-                await self.windows.add_tokens(rate.scope, tokens)
+                self.windows.add_tokens_now(rate.scope, tokens)
             if rate.parallel is not None:
                 n = self.in_flight.get(rate.scope, 0)
                 if n > 0:

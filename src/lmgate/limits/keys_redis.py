@@ -135,6 +135,15 @@ class RedisKeyCounters:
 
     def __init__(self, link: RedisLink) -> None:
         self.link = link
+        self._scopes: dict[str, list[str]] = {}  # scope -> its Redis keys, built once per scope
+
+    def _keys(self, scope: str) -> list[str]:
+        found = self._scopes.get(scope)
+        if found is None:
+            if len(self._scopes) >= 100_000:
+                self._scopes.clear()
+            found = self._scopes[scope] = quota_scope(scope)
+        return found
 
     async def admit(
         self, rates: tuple[Rate, ...], budgets: tuple[Budget, ...], counters: tuple[str, ...],
@@ -144,7 +153,7 @@ class RedisKeyCounters:
         keys: list[str] = []
         args: list[Any] = [-1, len(rates), len(budgets), lease, _usd(amount)]
         for rate in rates:
-            keys += quota_scope(rate.scope)
+            keys += self._keys(rate.scope)
             args += [_n(rate.rpm), _n(rate.tpm), _n(rate.parallel)]
         for budget, counter, seed, ttl in zip(budgets, counters, seeds, ttls_ms, strict=True):
             keys.append(budget_key(counter))
@@ -171,7 +180,7 @@ class RedisKeyCounters:
         keys: list[str] = []
         args: list[Any] = [-1, len(a.rates), len(a.counters), tokens, _usd(a.held), _usd(cost)]
         for rate, slot in zip(a.rates, a.slots, strict=True):
-            keys += quota_scope(rate.scope)[1:]
+            keys += self._keys(rate.scope)[1:]
             args += ["1" if rate.tpm is not None else "0", slot]
         keys += [budget_key(c) for c in a.counters]
         self.link.run_soon(_SETTLE, keys, args, None if done is None else lambda reply: done(_spent(reply)))

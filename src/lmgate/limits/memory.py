@@ -94,6 +94,10 @@ class MemoryQuotas(QuotaStore):
         return QuotaUsage(c.requests_minute.total, c.tokens_minute.total, c.requests_day.total)
 
     async def add_tokens(self, key: str, tokens: int) -> None:
+        self.add_tokens_now(key, tokens)
+
+    def add_tokens_now(self, key: str, tokens: int) -> None:
+        """`add_tokens` without a coroutine (the key limits' settlement calls it on every request)."""
         if tokens > 0:
             c, now = self._get(key)
             c.tokens_minute.add(now, tokens)

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lmgate.limits.base import Quota
+
 _DURATION = re.compile(r"^(\d+)(s|m|h|d|w|mo)$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mo": 2592000}
 
@@ -63,6 +65,10 @@ class Rate:
     rpm: int | None
     tpm: int | None
     parallel: int | None
+    quota: Quota = field(init=False, repr=False, compare=False)  # rpm/tpm as the windows check them
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quota", Quota(self.rpm, self.tpm))
 
 
 @dataclass(slots=True, frozen=True)
