@@ -126,3 +126,28 @@ def test_redis_going_away_warns_once_per_outage_moves_the_fallback_metric_and_ne
     assert all(status < 500 for _, status, _ in seen), seen
     assert len(_lines(caplog, "lmgate.limits", "Redis is unreachable")) == 2
     assert _sample(_metrics(url), fallback, 'backend="memory"') == before + 6
+
+
+def test_a_hung_redis_costs_a_request_at_most_the_timeout(make_gateway, upstream, tmp_path, redis_server: RedisServer):
+    import os
+    import signal
+    import time
+
+    from lmgate.redis_link import TIMEOUT_S
+
+    url = _start(make_gateway, upstream, tmp_path, redis_server.router_settings)
+    limited = new_key(url, key_alias="limited", rpm_limit=100)["key"]
+    assert ask(url, limited, "free")[0] == 200
+    assert redis_server.proc is not None
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)  # up but answering nothing
+    try:
+        started = time.monotonic()
+        status, _, _ = ask(url, limited, "free")
+        took = time.monotonic() - started
+        assert status == 200 and took < TIMEOUT_S + 1.0, took  # the script connection's watchdog gave up
+        assert _shared(url)["connected"] is False
+        started = time.monotonic()
+        assert ask(url, limited, "free")[0] == 200
+        assert time.monotonic() - started < TIMEOUT_S  # while it is down, nothing waits on Redis
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
