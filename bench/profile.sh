@@ -34,7 +34,7 @@ if curl -s -o /dev/null -m 1 "$BASE/"; then echo "port $PORT is busy" >&2; exit 
 
 GPID=""; RPID=""
 stop_gw() { [[ -n "$GPID" ]] && { kill -TERM "$GPID" 2>/dev/null || true; wait "$GPID" 2>/dev/null || true; GPID=""; }; }
-trap 'stop_gw; [[ -n $RPID ]] && kill "$RPID" 2>/dev/null' EXIT INT TERM
+trap 'stop_gw || true; [[ -n $RPID ]] && kill "$RPID" 2>/dev/null || true' EXIT INT TERM
 if [[ ${REDIS:-0} == 1 ]]; then
   taskset -c "$LOAD_CPU" redis-server --port $((PORT + 1)) --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$RESULTS_DIR/setup" >"$RESULTS_DIR/redis.log" 2>&1 &
