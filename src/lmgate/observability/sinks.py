@@ -94,7 +94,8 @@ class DatabaseSink:
     async def write(self, lines: bytes) -> None:
         if not self.ready:
             return
-        settled = await self.store.insert_request_logs([orjson.loads(line) for line in lines.splitlines() if line], self.spend)
+        texts = [line.decode() for line in lines.splitlines() if line]
+        settled = await self.store.insert_request_logs([orjson.loads(text) for text in texts], self.spend, texts)
         if settled and self.on_spend is not None:
             self.on_spend(settled)
 

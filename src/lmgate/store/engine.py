@@ -47,17 +47,24 @@ class Store:
         await upgrade(self.engine)
         self._created = True
 
-    async def insert_request_logs(self, records: Sequence[dict[str, Any]], spend: bool = False) -> list[Settled]:
+    async def insert_request_logs(
+        self, records: Sequence[dict[str, Any]], spend: bool = False, texts: Sequence[str] | None = None
+    ) -> list[Settled]:
         """Insert the records (idempotent per request_id); with `spend`, settle the key and team spend of
-        the rows this call added, in the same transaction (store/spend.py). The scopes settled."""
+        the rows this call added, in the same transaction (store/spend.py). The scopes settled.
+
+        `texts`: each record's JSON as the request log already wrote it, stored as is rather than
+        serialised a second time."""
         if not records:
             return []
         if not self._created:
             await self.create()
+        if texts is None:
+            texts = [orjson.dumps(r).decode() for r in records]
         rows = []
-        for r in records:
+        for r, text in zip(records, texts, strict=True):
             row = {c: r.get(c) for c in _COLUMNS}
-            row["record"] = orjson.dumps(r).decode()
+            row["record"] = text
             rows.append(row)
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         stmt = insert(request_log).on_conflict_do_nothing(index_elements=["request_id"])
