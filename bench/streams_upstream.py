@@ -180,7 +180,7 @@ def main() -> None:
     write_bodies(d, a.events, a.event_bytes, *pads)
     # the pad changes Content-Length; check that the head (its digit count) did not change with it
     heads = [_header_bytes(a.port, "/v1/chat/completions"), _header_bytes(a.port + 1, "/api/chat")]
-    if any((h + p) % a.event_bytes for h, p in zip(heads, pads)):
+    if any((h + p) % a.event_bytes for h, p in zip(heads, pads, strict=True)):
         print(f"warning: heads of {heads} B plus pads {pads} no longer fill whole events")
     print(f"aligned: pads {pads[0]} B (SSE), {pads[1]} B (NDJSON)")
 
