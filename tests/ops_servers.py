@@ -5,12 +5,14 @@
   Cloud does, `gpu=False` for a CPU-only instance.
 - `FakeOpenAIServer`: the one fake OpenAI-compatible server (tests/servers.py), with GET /v1/models
   (vLLM's `max_model_len` when set).
-- `FakeOpenRouter`: GET /api/v1/models shaped like OpenRouter's documented listing (string prices), and
-  a non-streamed POST /api/v1/chat/completions for its key.
+- `FakeOpenRouter`: GET /api/v1/models shaped like OpenRouter's documented listing (string prices),
+  GET /api/v1/models/{author}/{slug}/endpoints (each provider with its `data_policy`), GET /api/v1/key
+  and a non-streamed POST /api/v1/chat/completions for its key.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +24,7 @@ from tests.servers_ollama import FakeOllamaUpstream, ollama_model
 
 FakeOllamaInstance = FakeOllamaUpstream  # the names the ops tests know them by
 FakeOpenAIServer = FakeOpenAIUpstream
-__all__ = ["FakeOllamaInstance", "FakeOpenAIServer", "FakeOpenRouter", "ollama_model", "openrouter_model"]
+__all__ = ["FakeOllamaInstance", "FakeOpenAIServer", "FakeOpenRouter", "ollama_model", "openrouter_endpoint", "openrouter_model"]
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -69,23 +71,74 @@ def openrouter_model(
     }
 
 
+def openrouter_endpoint(
+    provider: str, training: bool | None = False, retains: bool | None = False, days: int | None = None
+) -> dict[str, Any]:
+    """One entry of `endpoints` in GET /api/v1/models/{author}/{slug}/endpoints, with the data policy
+    OpenRouter records per endpoint (camelCase, as it serves it). None leaves a field out."""
+    policy: dict[str, Any] = {"canPublish": False}
+    if training is not None:
+        policy["training"] = training
+    if retains is not None:
+        policy["retainsPrompts"] = retains
+    if days is not None:
+        policy["retentionDays"] = days
+    return {
+        "name": f"{provider} | test model",
+        "model_name": "Test Model",
+        "context_length": 131072,
+        "pricing": {"prompt": "0", "completion": "0"},
+        "provider_name": provider,
+        "tag": provider.lower(),
+        "quantization": "fp8",
+        "max_completion_tokens": 8192,
+        "max_prompt_tokens": None,
+        "supported_parameters": ["max_tokens", "temperature"],
+        "status": 0,
+        "uptime_last_30m": 99.5,
+        "data_policy": policy,
+    }
+
+
 @dataclass
 class FakeOpenRouter(FakeServer):
     base_path = "/api/v1"
     models: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
     api_key: str = "sk-or-v1-test"  # the key GET /api/v1/key accepts
+    endpoints: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # model id -> its endpoints
+    endpoint_delay: float = 0.0  # each endpoint listing takes this long (to see how many are asked at once)
+    is_free_tier: bool = True  # what GET /api/v1/key says
 
     def __post_init__(self) -> None:
         self.server = ServerThread(self._app)
         self.chats = 0
+        self.endpoint_requests: list[str] = []  # model ids asked for, in order
+        self.in_flight = self.max_in_flight = 0
 
     def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/api/v1/models", self._models)
+        app.router.add_get("/api/v1/models/{author}/{slug}/endpoints", self._endpoints)
         app.router.add_get("/api/v1/key", self._key)
         app.router.add_post("/api/v1/chat/completions", self._chat)
         return app
+
+    async def _endpoints(self, request: web.Request) -> web.Response:
+        model_id = f"{request.match_info['author']}/{request.match_info['slug']}"
+        self.endpoint_requests.append(model_id)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.endpoint_delay:
+                await asyncio.sleep(self.endpoint_delay)
+            if model_id not in self.endpoints:
+                return _json({"error": {"code": 404, "message": "No endpoints found for this model"}}, 404)
+            listed = self.endpoints[model_id]
+            return _json({"data": {"id": model_id, "name": model_id, "created": 1740000000, "description": "",
+                                   "architecture": {"modality": "text->text"}, "endpoints": listed}})
+        finally:
+            self.in_flight -= 1
 
     async def _chat(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
@@ -96,7 +149,7 @@ class FakeOpenRouter(FakeServer):
     async def _key(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _json({"error": {"code": 401, "message": "No auth credentials found"}}, 401)
-        data = {"label": "sk-or-v1-te...est", "limit": None, "limit_remaining": None, "usage": 0, "is_free_tier": True}
+        data = {"label": "sk-or-v1-te...est", "limit": None, "limit_remaining": None, "usage": 0, "is_free_tier": self.is_free_tier}
         return _json({"data": data})
 
     async def _models(self, request: web.Request) -> web.Response:

@@ -9,7 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from lmgate.cli import app
-from tests.ops_servers import FakeOllamaInstance, FakeOpenRouter, ollama_model, openrouter_model
+from tests.ops_servers import (
+    FakeOllamaInstance,
+    FakeOpenRouter,
+    ollama_model,
+    openrouter_endpoint,
+    openrouter_model,
+)
 from tests.servers import closed_port
 
 runner = CliRunner()
@@ -185,3 +191,130 @@ def test_openrouter_table(tmp_path, openrouter):
     assert result.exit_code == 1
     assert "retired" in result.stdout and "qwen/qwen3-coder:free" in result.stdout and "--write" in result.stdout
     assert "0.13" in result.stdout  # $/M tokens from the per-token string price
+
+
+ENDPOINTS = {
+    "meta-llama/llama-3.3-70b-instruct:free": [
+        openrouter_endpoint("DeepInfra", training=False, retains=False),
+        openrouter_endpoint("Chutes", training=True, retains=True),
+    ],
+    "google/gemma-3-27b-it:free": [openrouter_endpoint("Google AI Studio", training=False, retains=True, days=30)],
+    "qwen/qwen3-coder:free": [openrouter_endpoint("Together", training=False, retains=False)],
+}
+
+
+def test_openrouter_data_policy_per_endpoint_for_the_configured_models(tmp_path, openrouter):
+    openrouter.endpoints = dict(ENDPOINTS)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(CONFIG)
+    code, data = run_or("--base-url", openrouter.base, "--config", str(cfg), "--free")
+    assert code == 1  # or-qwen is still retired
+    # only the configured models that are listed (the retired one has no endpoints to ask for)
+    assert sorted(openrouter.endpoint_requests) == ["google/gemma-3-27b-it:free", "meta-llama/llama-3.3-70b-instruct:free"]
+    status = {c["alias"]: c for c in data["configured"]}
+    assert status["or-llama"]["data_policy"] == "trains"  # one of its endpoints trains
+    assert status["or-gemma"]["data_policy"] == "retains"
+    assert status["or-qwen"]["data_policy"] == "unknown" and status["or-qwen"]["endpoints"] is None
+    llama = {e["provider"]: e for e in status["or-llama"]["endpoints"]["endpoints"]}
+    assert llama["DeepInfra"]["data_policy"] == "none" and llama["Chutes"]["data_policy"] == "trains"
+    assert llama["Chutes"]["training"] is True and llama["DeepInfra"]["retains_prompts"] is False
+    assert status["or-gemma"]["endpoints"]["endpoints"][0]["retention_days"] == 30
+    assert status["or-llama"]["configured_data_policy"] is None
+    listed = {m["id"]: m for m in data["models"]}
+    assert listed["qwen/qwen3-coder:free"]["endpoints"] is None  # not configured: not asked
+
+    table = runner.invoke(app, ["catalog", "openrouter", "--base-url", openrouter.base, "--config", str(cfg)], env={"COLUMNS": "250"})
+    assert "trains: Chutes" in table.stdout and "none: DeepInfra" in table.stdout and "retains: Google AI Studio" in table.stdout
+
+
+def test_openrouter_endpoints_of_every_listed_model_a_few_at_a_time(tmp_path, openrouter):
+    from lmgate.ops.catalog import ENDPOINT_CONCURRENCY
+
+    extra = [f"acme/model-{i}:free" for i in range(12)]
+    openrouter.models = [*LISTING, *(openrouter_model(m) for m in extra)]
+    openrouter.endpoints = {**ENDPOINTS, **{m: [openrouter_endpoint("Acme", training=False, retains=False)] for m in extra}}
+    openrouter.endpoint_delay = 0.3
+    code, data = run_or("--base-url", openrouter.base, "--free", "--endpoints")
+    assert code == 0
+    free_ids = {m["id"] for m in data["models"]}
+    assert sorted(openrouter.endpoint_requests) == sorted(free_ids)  # each shown model once, priced ones not
+    assert 1 < openrouter.max_in_flight <= ENDPOINT_CONCURRENCY
+    listed = {m["id"]: m for m in data["models"]}
+    assert listed["qwen/qwen3-coder:free"]["data_policy"] == "none"
+    assert listed["acme/model-3:free"]["data_policy"] == "none"
+    gone = listed["qwen/qwen-2.5-72b-instruct:free"]["endpoints"]  # the fake has none for it: 404
+    assert gone["data_policy"] == "unknown" and "404" in gone["error"]
+
+
+def test_openrouter_write_fills_and_tightens_data_policy_keeping_env_references(tmp_path, openrouter, monkeypatch):
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    openrouter.endpoints = dict(ENDPOINTS)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(CONFIG)
+    code, data = run_or("--base-url", openrouter.base, "--config", str(cfg), "--write")
+    assert code == 0, data
+    written = cfg.read_text()
+    expected = (
+        CONFIG.replace('"openrouter/qwen/qwen-2.5-coder-32b-instruct:free"', '"openrouter/qwen/qwen3-coder:free"')
+        .replace("      rpm: 20\n", "      rpm: 20\n    model_info: {data_policy: trains}\n")
+        .replace(
+            "api_key: os.environ/OPENROUTER_API_KEY}\n",
+            "api_key: os.environ/OPENROUTER_API_KEY}\n    model_info: {data_policy: retains}\n",
+        )
+    )
+    assert written == expected  # every other byte kept
+    assert written.count("api_key: os.environ/OPENROUTER_API_KEY") == 3  # never the key's value
+    assert {c["alias"]: c["configured_data_policy"] for c in data["configured"]} == {
+        "or-llama": "trains", "or-qwen": None, "or-gemma": "retains",
+    }
+    models = runner.invoke(app, ["models", "--config", str(cfg), "--json"], env={"OPENROUTER_API_KEY": "x"})
+    policies = {r["alias"]: r["data_policy"] for r in orjson.loads(models.stdout)["models"]}
+    assert policies == {"or-llama": "trains", "or-qwen": "unknown", "or-gemma": "retains", "local": "none"}
+
+    # the replacement's endpoints are read on the next run; nothing configured is ever loosened
+    openrouter.endpoints["meta-llama/llama-3.3-70b-instruct:free"] = [openrouter_endpoint("DeepInfra")]
+    again, data = run_or("--base-url", openrouter.base, "--config", str(cfg), "--write")
+    assert again == 0 and data["written"] is True
+    assert cfg.read_text() == expected.replace(
+        '"openrouter/qwen/qwen3-coder:free"   # retired upstream\n      api_key: os.environ/OPENROUTER_API_KEY\n',
+        '"openrouter/qwen/qwen3-coder:free"   # retired upstream\n      api_key: os.environ/OPENROUTER_API_KEY\n'
+        "    model_info: {data_policy: none}\n",
+    )
+    third, data = run_or("--base-url", openrouter.base, "--config", str(cfg), "--write")
+    assert third == 0 and data["written"] is False
+
+
+def test_openrouter_write_tightens_inside_an_existing_model_info(tmp_path, openrouter):
+    openrouter.endpoints = dict(ENDPOINTS)
+    text = (
+        "model_list:\n"
+        "  - model_name: or-llama\n"
+        "    litellm_params: {model: openrouter/meta-llama/llama-3.3-70b-instruct:free, api_key: os.environ/OR_KEY}\n"
+        "    model_info:\n"
+        "      mode: chat   # kept\n"
+        "  - model_name: or-gemma\n"
+        "    litellm_params: {model: openrouter/google/gemma-3-27b-it:free, api_key: os.environ/OR_KEY}\n"
+        "    model_info: {data_policy: none, mode: chat}\n"
+        "  - model_name: or-coder\n"
+        "    litellm_params: {model: openrouter/qwen/qwen3-coder:free, api_key: os.environ/OR_KEY}\n"
+        "    model_info: {data_policy: trains}   # stricter than the endpoints: kept\n"
+    )
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(text)
+    code, data = run_or("--base-url", openrouter.base, "--config", str(cfg), "--write")
+    assert code == 0, data
+    assert cfg.read_text() == (
+        text.replace("      mode: chat   # kept\n", "      mode: chat   # kept\n      data_policy: trains\n")
+        .replace("{data_policy: none, mode: chat}", "{data_policy: retains, mode: chat}")
+    )
+    assert "+      data_policy: trains" in data["diff"]
+
+
+def test_openrouter_write_prints_the_table_and_the_diff(tmp_path, openrouter):
+    openrouter.endpoints = dict(ENDPOINTS)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(CONFIG)
+    result = runner.invoke(app, ["catalog", "openrouter", "--base-url", openrouter.base, "--config", str(cfg), "--write"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.stderr
+    assert "replaced by qwen/qwen3-coder:free" in result.stdout and f"wrote {cfg}" in result.stdout
+    assert "+    model_info: {data_policy: trains}" in result.stdout

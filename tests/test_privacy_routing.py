@@ -7,8 +7,12 @@ from collections.abc import Callable
 
 import httpx
 import openai
+import orjson
 import pytest
+from typer.testing import CliRunner
 
+from lmgate.cli import app
+from tests.keys_kit import lmgate
 from tests.ops_servers import FakeOpenRouter
 from tests.routing_kit import MASTER, MSGS, Tiers, chat, health, hops, sdk, tiers_fixture
 from tests.servers import Behaviour, ServerThread
@@ -157,3 +161,30 @@ def test_a_strict_key_and_a_strict_team_never_reach_a_trains_deployment(tiers: T
         assert r.status_code == 200, r.text
         assert r.json()["choices"][0]["message"]["content"] == expected  # a header never loosens a key
     assert tiers.cloud.calls == 1 and tiers.vllm.calls == 0
+
+
+def test_lmgate_models_shows_the_data_policy_the_server_routes_by(tiers: Tiers, make_gateway: Gateway, tmp_path) -> None:
+    cfg = tmp_path / "gate.yaml"
+    cfg.write_text(policy_config(tiers).replace("model_list:\n", f"""model_list:
+  - model_name: cloud-oss
+    litellm_params: {{model: ollama_chat/gpt-oss:120b-cloud, api_base: {tiers.cpu.base}}}
+  - model_name: kept
+    litellm_params: {{model: openai/kept, api_base: {tiers.cpu.base}}}
+    model_info: {{data_policy: retains}}
+""", 1))
+    ran = lmgate("models", "--config", str(cfg), "--json")
+    assert ran.returncode == 0, ran.stderr
+    shown = {r["deployment"]: r["data_policy"] for r in orjson.loads(ran.stdout)["models"]}
+    gw = make_gateway(cfg)
+    served = {name: row["data_policy"] for name, row in health(gw).items()}
+    assert shown == served
+    assert sorted(set(shown.values())) == ["none", "retains", "trains", "unknown"]
+    by_alias = {r["alias"]: r["data_policy"] for r in orjson.loads(ran.stdout)["models"]}
+    # a loopback Ollama's -cloud model is relayed to Ollama Cloud; OpenRouter without a policy: unknown
+    assert by_alias == {"cloud-oss": "unknown", "kept": "retains", "cloud-kimi": "trains", "remote-qwen": "unknown",
+                        "ollama-qwen": "none"}
+    table = CliRunner().invoke(app, ["models", "--config", str(cfg)], env={"COLUMNS": "250"})
+    assert table.exit_code == 0 and "data policy" in table.stdout
+    rows = {cells[1]: cells[-2] for line in table.stdout.splitlines()
+            if len(cells := [c.strip() for c in line.split("│")]) > 3}
+    assert {alias: rows[alias] for alias in by_alias} == by_alias

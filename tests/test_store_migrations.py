@@ -82,7 +82,7 @@ async def _tables(url: str) -> tuple[set[str], dict[str, set[str]]]:
 
 def test_head_constant_is_alembics_head():
     assert migrate.head() == migrate.HEAD
-    assert [r["revision"] for r in migrate.history()] == ["0001", "0002", "0003"]
+    assert [r["revision"] for r in migrate.history()] == ["0001", "0002", "0003", "0004"]
 
 
 async def test_fresh_database_upgrades_to_the_schema_the_queries_use(database):
@@ -135,8 +135,8 @@ def test_db_commands(tmp_path):
     def run(*args: str) -> Any:
         return ok_json("db", *args)
 
-    assert run("current", "--config", str(cfg)) == {"database": f"sqlite:///{db}", "current": None, "head": "0003", "up_to_date": False}
+    assert run("current", "--config", str(cfg)) == {"database": f"sqlite:///{db}", "current": None, "head": "0004", "up_to_date": False}
     assert run("upgrade", "--config", str(cfg), "--revision", "0001")["after"] == "0001"
     assert run("current", "--config", str(cfg))["current"] == "0001"
-    assert run("upgrade", "--config", str(cfg)) == {"database": f"sqlite:///{db}", "before": "0001", "after": "0003", "stamped": False}
-    assert [r["revision"] for r in run("history")] == ["0001", "0002", "0003"]
+    assert run("upgrade", "--config", str(cfg)) == {"database": f"sqlite:///{db}", "before": "0001", "after": "0004", "stamped": False}
+    assert [r["revision"] for r in run("history")] == ["0001", "0002", "0003", "0004"]

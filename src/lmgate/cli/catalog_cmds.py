@@ -69,25 +69,40 @@ def _per_million(price: str) -> str:
         return price or "?"
 
 
+def _endpoint_lines(found: ops.ModelEndpoints | None) -> str:
+    """`trains: Chutes` / `none: DeepInfra, Together` per policy, or why the endpoints are unknown."""
+    if found is None:
+        return ""
+    if found.error is not None:
+        return f"unknown ({found.error[:80]})"
+    by_policy: dict[str, list[str]] = {}
+    for e in found.endpoints:
+        by_policy.setdefault(e.data_policy, []).append(e.provider)
+    lines = [f"{policy}: {', '.join(providers)}" for policy, providers in sorted(by_policy.items())]
+    return "\n".join([found.data_policy, *lines]) if lines else "unknown (no endpoint listed)"
+
+
 def _router_tables(cat: ops.RouterCatalog, free: bool) -> None:
     table = Table(title=Text(f"{'free ' if free else ''}models at {cat.base_url} ({len(cat.models)})"))
     for col in ("id", "context", "$/M in", "$/M out", "moderated", "expires", "data policy"):
         table.add_column(col, overflow="fold")
     for m in cat.models:
-        policy = "free: may log/train" if m.free else ""
+        policy = _endpoint_lines(m.endpoints) or ("free: may log/train" if m.free else "")
         cells = (m.id, str(m.context_length), _per_million(m.prompt_price), _per_million(m.completion_price), str(m.moderated), m.expiration_date or "", policy)
         table.add_row(*(Text(c) for c in cells))
     console.print(table)
     if not cat.configured:
         return
     table = Table(title="OpenRouter models in the config")
-    for col in ("alias", "model", "status", "context", "suggested replacements"):
+    for col in ("alias", "model", "status", "context", "data policy (endpoints)", "configured", "suggested replacements"):
         table.add_column(col, overflow="fold")
     for c in cat.configured:
         style = {"live": "green", "expiring": "yellow", "retired": "bold red"}.get(c.status, "")
         context = str(c.listed.context_length) if c.listed else "-"
-        status = f"[{style}]{c.status}[/{style}]" + (f" {c.listed.expiration_date}" if c.listed and c.listed.expiration_date else "")
-        table.add_row(Text(c.alias), Text(c.model_id), status, context, Text("\n".join(c.replacements)))
+        status = Text(c.status, style=style) + (f" {c.listed.expiration_date}" if c.listed and c.listed.expiration_date else "")
+        found = _endpoint_lines(c.listed.endpoints) if c.listed else "-"
+        table.add_row(Text(c.alias), Text(c.model_id), status, context, Text(found), Text(c.configured_policy or "-"),
+                      Text("\n".join(c.replacements)))
     console.print(table)
 
 
@@ -95,22 +110,30 @@ def _router_tables(cat: ops.RouterCatalog, free: bool) -> None:
 def openrouter(
     free: Annotated[bool, typer.Option("--free", help="Only free models (both prices zero); replacements free too")] = False,
     config: ConfigOption = None,
-    write: Annotated[bool, typer.Option("--write", help="Replace retired models in the config (comments and layout kept), after validating; prints a diff")] = False,
+    write: Annotated[bool, typer.Option("--write", help="Replace retired models in the config and fill or tighten model_info.data_policy from the endpoints (comments and layout kept), after validating; prints a diff")] = False,
+    endpoints: Annotated[bool, typer.Option("--endpoints", help="Also fetch the endpoints (data policy per provider) of every listed model, not only of the configured ones")] = False,
+    api_key_env: Annotated[str | None, typer.Option("--api-key-env", help="Environment variable holding an OpenRouter key, sent with the endpoint listings")] = None,
     base_url: Annotated[str, typer.Option("--base-url", "--base", help="OpenRouter API base, URL or host:port (mirrors, tests)")] = ops.DEFAULT_OPENROUTER,
     json_out: JsonOption = False,
 ) -> None:
     """Fetch OpenRouter's live model list and check the config's OpenRouter models against it: retired
-    ones get replacements (same family, closest name, free when the old one was). Exit 1 when a retired
-    model is left in the config."""
+    ones get replacements (same family, closest name, free when the old one was), and each listed one
+    its data policy from its endpoints (none | retains | trains | unknown: the least private endpoint).
+    Exit 1 when a retired model is left in the config."""
     path = config_path(config)
     if write and path is None:
         raise _fail("--write needs the file to rewrite: pass --config FILE", ExitCode.USAGE)
+    key = None
+    if api_key_env:
+        key = os.environ.get(api_key_env)
+        if not key:
+            raise _fail(f"{api_key_env} is not set in this shell: export {api_key_env}=<key> and run again", ExitCode.USAGE)
     try:
         text = path.read_text() if path else None
     except OSError as exc:
         raise _fail(f"{path}: cannot read the config file: {exc.strerror or exc}", ExitCode.USAGE) from None
     try:
-        cat = run_async(ops.openrouter_catalog(as_url(base_url), text, free))
+        cat = run_async(ops.openrouter_catalog(as_url(base_url), text, free, endpoints, key))
     except ops.CatalogError as exc:
         raise _fail(str(exc)) from None
     except yaml.YAMLError as exc:
@@ -122,13 +145,15 @@ def openrouter(
             for e in rw.errors:
                 err_console.print(f"  {escape(e)}")
             raise _fail("the rewritten config would not be valid; nothing was written", ExitCode.USAGE)
-        if rw.changes:
+        if rw.changes or rw.policies:
             diff = ops.unified_diff(text, rw.text, str(path))
             write_atomically(path, rw.text)
             written = True
+            tightened = {index: new for index, _alias, _old, new in rw.policies}
             for c in cat.configured:
                 if c.status == "retired" and c.replacements:
                     c.status = f"replaced by {c.replacements[0]}"
+                c.configured_policy = tightened.get(c.index, c.configured_policy)
     left = [c for c in cat.configured if c.status == "retired"]
     if json_out:
         emit_json({**cat.as_json(), "written": written, "diff": diff})

@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from lmgate.errors import BadRequest, GatewayError
 from lmgate.keys.model import hash_key, key_name, new_key_value
 from lmgate.keys.store import KeyStore, Row
 from lmgate.limits.plan import model_budget_limit, period_seconds
+from lmgate.routing.privacy import DEFAULT_PRIVACY, STRICT
 
 USER_ID_WARNING = "user_id is not supported by lmgate (no users yet) and was ignored"
 _DURATION = re.compile(r"^(\d+)(s|m|h|d|w|mo)$")
@@ -97,6 +100,17 @@ def _bool(name: str, v: Any) -> bool:
     return v
 
 
+def _privacy(name: str, v: Any) -> str | None:
+    """`strict`, or the default (`default` or null, stored as null); the router reads it like
+    `metadata.privacy` (routing/privacy.py)."""
+    word = v.strip().lower() if isinstance(v, str) else v
+    if word is None or word == DEFAULT_PRIVACY:
+        return None
+    if word != STRICT:
+        raise BadRequest(f"'{name}' must be '{STRICT}' or '{DEFAULT_PRIVACY}' (or null), not {orjson.dumps(v).decode()[:40]}", param=name)
+    return STRICT
+
+
 def duration_seconds(text: str) -> float:
     """LiteLLM's durations: 30s, 30m, 30h, 30d, 2w, 1mo."""
     m = _DURATION.match(text.strip())
@@ -169,10 +183,11 @@ def _budget_period(values: Row, now: float) -> None:
         seconds = period_seconds(values["budget_duration"])
         values["budget_reset_at"] = now + seconds if seconds is not None else None
 _KEY_FIELDS: dict[str, Callable[[str, Any], Any]] = {
-    "key_alias": _str, "team_id": _str, "models": _models, "metadata": _object, "blocked": _bool, **_LIMITS,
+    "key_alias": _str, "team_id": _str, "models": _models, "metadata": _object, "blocked": _bool,
+    "privacy": _privacy, **_LIMITS,
 }
 _TEAM_FIELDS: dict[str, Callable[[str, Any], Any]] = {
-    "team_alias": _str, "models": _models, "metadata": _object, "blocked": _bool, **_LIMITS,
+    "team_alias": _str, "models": _models, "metadata": _object, "blocked": _bool, "privacy": _privacy, **_LIMITS,
 }
 
 

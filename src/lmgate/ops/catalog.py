@@ -4,10 +4,14 @@ with the config.
 OpenRouter's free models retire within weeks, so `openrouter_catalog` marks each configured OpenRouter
 model live, expiring or retired and suggests replacements; `rewrite_models` changes only the model
 scalars in the config text (see its docstring) so everything else stays byte-for-byte.
+
+Each configured OpenRouter model's endpoints (`GET /models/{id}/endpoints`, a few at a time) give its
+data policy (ops/endpoint_policy.py); `--write` fills or tightens `model_info.data_policy` with it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import re
 from dataclasses import asdict, dataclass, field
@@ -17,11 +21,12 @@ import yaml
 from yarl import URL
 
 from lmgate.config import RuntimeConfig
-from lmgate.ops import names
+from lmgate.ops import endpoint_policy, names, yaml_splice
 from lmgate.ops.common import Probe, auth_headers, compile_tolerant, new_session, ollama_root, request_json
 from lmgate.providers import adapter_for
 
 DEFAULT_OPENROUTER = "https://openrouter.ai/api/v1"
+ENDPOINT_CONCURRENCY = 6  # endpoint listings fetched at once (one per model)
 FREE_POLICY_NOTE = "free endpoints may log prompts or train on them: check the provider's policy and openrouter.ai/settings/privacy"
 
 
@@ -126,10 +131,39 @@ class RouterModel:
     expiration_date: str | None
     max_completion_tokens: int | None
     input_modalities: list[str] = field(default_factory=list)  # architecture.input_modalities: text, image, ...
+    endpoints: ModelEndpoints | None = None  # fetched for configured models, or all with --endpoints
 
     @property
     def family(self) -> str:
         return self.id.split("/", 1)[0]
+
+
+@dataclass(slots=True)
+class Endpoint:
+    """One provider serving a model on OpenRouter, with its data policy."""
+
+    provider: str
+    tag: str
+    data_policy: str  # none | retains | trains | unknown
+    training: bool | None
+    retains_prompts: bool | None
+    retention_days: float | None
+
+
+@dataclass(slots=True)
+class ModelEndpoints:
+    endpoints: list[Endpoint] = field(default_factory=list)
+    error: str | None = None  # why the listing could not be read
+
+    @property
+    def data_policy(self) -> str:
+        """The model's: its least private endpoint's (unknown when they could not be read)."""
+        if self.error is not None:
+            return endpoint_policy.UNKNOWN
+        return endpoint_policy.model_policy(e.data_policy for e in self.endpoints)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"data_policy": self.data_policy, "endpoints": [asdict(e) for e in self.endpoints], "error": self.error}
 
 
 @dataclass(slots=True)
@@ -146,6 +180,13 @@ class ConfiguredModel:
     status: str = "unknown"  # live | expiring | retired
     listed: RouterModel | None = None
     replacements: list[str] = field(default_factory=list)
+    configured_policy: str | None = None  # its model_info.data_policy in the file
+
+    @property
+    def data_policy(self) -> str:
+        """What OpenRouter's endpoints say (unknown when not listed or not read)."""
+        found = self.listed.endpoints if self.listed is not None else None
+        return found.data_policy if found is not None else endpoint_policy.UNKNOWN
 
 
 @dataclass(slots=True)
@@ -156,7 +197,10 @@ class RouterCatalog:
 
     def as_json(self) -> dict[str, Any]:
         def model(m: RouterModel) -> dict[str, Any]:
-            return {**asdict(m), "data_policy_note": FREE_POLICY_NOTE if m.free else None}
+            out = {**asdict(m), "data_policy_note": FREE_POLICY_NOTE if m.free else None}
+            out["endpoints"] = m.endpoints.as_json() if m.endpoints is not None else None
+            out["data_policy"] = m.endpoints.data_policy if m.endpoints is not None else None
+            return out
 
         return {
             "base_url": self.base_url,
@@ -169,6 +213,9 @@ class RouterCatalog:
                     "expiration_date": c.listed.expiration_date if c.listed else None,
                     "context_length": c.listed.context_length if c.listed else None,
                     "replacements": c.replacements,
+                    "configured_data_policy": c.configured_policy,
+                    "data_policy": c.data_policy,
+                    "endpoints": c.listed.endpoints.as_json() if c.listed and c.listed.endpoints else None,
                 }
                 for c in self.configured
             ],
@@ -247,6 +294,9 @@ def configured_models(text: str) -> list[ConfiguredModel]:
         if not isinstance(model_node, yaml.ScalarNode) or not _is_openrouter(plain):
             continue
         prefix, _, model_id = model_node.value.partition("/")
+        info = fields.get("model_info")
+        info_fields = {k.value: v for k, v in info.value} if isinstance(info, yaml.MappingNode) else {}
+        policy = info_fields.get("data_policy")
         out.append(
             ConfiguredModel(
                 index=i,
@@ -256,6 +306,7 @@ def configured_models(text: str) -> list[ConfiguredModel]:
                 start=model_node.start_mark.index,
                 end=model_node.end_mark.index,
                 quote=model_node.style if model_node.style in ('"', "'") else "",
+                configured_policy=str(policy.value) if isinstance(policy, yaml.ScalarNode) else None,
             )
         )
     return out
@@ -308,11 +359,60 @@ def compare(models: list[RouterModel], configured: list[ConfiguredModel], free_o
             c.replacements = suggest(c.model_id, models, free_only or c.model_id.endswith(":free"))
 
 
-async def openrouter_catalog(base_url: str, config_text: str | None, free_only: bool) -> RouterCatalog:
+def parse_endpoints(data: Any) -> list[Endpoint]:
+    """The endpoints of `GET /models/{id}/endpoints` (`{"data": {"id", "endpoints": [...]}}`)."""
+    inner = data.get("data") if isinstance(data, dict) else None
+    listed = inner.get("endpoints") if isinstance(inner, dict) else None
+    out = []
+    for e in listed if isinstance(listed, list) else []:
+        if not isinstance(e, dict):
+            continue
+        f = endpoint_policy.facts(e)
+        out.append(
+            Endpoint(
+                provider=str(e.get("provider_name") or e.get("name") or "?"),
+                tag=str(e.get("tag") or ""),
+                data_policy=endpoint_policy.policy_of(f),
+                training=f.training,
+                retains_prompts=f.retains_prompts,
+                retention_days=f.retention_days,
+            )
+        )
+    return out
+
+
+async def fetch_endpoints(base_url: str, models: list[RouterModel], api_key: str | None = None) -> None:
+    """Fill `endpoints` of each of `models` (ENDPOINT_CONCURRENCY listings at a time)."""
+    base = base_url.rstrip("/")
+    gate = asyncio.Semaphore(ENDPOINT_CONCURRENCY)
+
+    async def one(session: Any, m: RouterModel) -> None:
+        author, _, slug = m.id.partition("/")
+        url = str(URL(base + "/models").joinpath(author, slug, "endpoints"))
+        async with gate:
+            probe = await request_json(session, "GET", url, headers=auth_headers(api_key), timeout=30.0)
+        if probe.ok and isinstance(probe.data, dict):
+            m.endpoints = ModelEndpoints(parse_endpoints(probe.data))
+        else:
+            m.endpoints = ModelEndpoints(error=str(_listing_error(probe, f"GET {url}")))
+
+    async with new_session() as session:
+        await asyncio.gather(*(one(session, m) for m in models))
+
+
+async def openrouter_catalog(
+    base_url: str, config_text: str | None, free_only: bool, all_endpoints: bool = False, api_key: str | None = None
+) -> RouterCatalog:
+    """The listing compared with the config; endpoints (data policy) of the configured models that are
+    listed, and of every shown model with `all_endpoints`."""
     models = await fetch_router_models(base_url)
     configured = configured_models(config_text) if config_text is not None else []
     compare(models, configured, free_only)
     shown = [m for m in models if m.free] if free_only else models
+    wanted = {c.listed.id: c.listed for c in configured if c.listed is not None}
+    if all_endpoints:
+        wanted.update((m.id, m) for m in shown)
+    await fetch_endpoints(base_url, list(wanted.values()), api_key)
     return RouterCatalog(base_url.rstrip("/"), shown, configured)
 
 
@@ -321,32 +421,47 @@ class Rewrite:
     text: str
     changes: list[tuple[str, str, str]]  # alias, old id, new id
     errors: list[str]
+    policies: list[tuple[int, str, str | None, str]] = field(default_factory=list)  # item, alias, old, new data_policy
 
 
 def rewrite_models(text: str, name: str, configured: list[ConfiguredModel]) -> Rewrite:
-    """Replace each retired model with its first suggestion, touching only that scalar's characters.
+    """Replace each retired model with its first suggestion, and fill or tighten the `model_info.data_policy`
+    of each listed one with what its endpoints say, touching only those characters (ops/yaml_splice.py).
 
     A YAML round-trip (load, edit, dump) re-emits the whole document: indentation, quoting, line wraps
     and blank lines may shift. Splicing at the node's marks keeps every other byte of the file, comments
-    included. The result is parsed again and validated like `lmgate validate` before it is offered.
+    and `os.environ/` references included. The result is parsed again and validated like `lmgate
+    validate` before it is offered.
     """
-    todo = sorted((c for c in configured if c.status == "retired" and c.replacements), key=lambda c: c.start, reverse=True)
-    out = text
+    edits: list[yaml_splice.Edit] = []
     changes: list[tuple[str, str, str]] = []
-    for c in todo:
-        new = c.replacements[0]
-        out = out[: c.start] + f"{c.quote}{c.prefix}{new}{c.quote}" + out[c.end :]
-        changes.append((c.alias, c.model_id, new))
-    changes.reverse()
+    policies: list[tuple[int, str, str | None, str]] = []
+    for c in sorted(configured, key=lambda c: c.start):
+        if c.status == "retired":
+            if c.replacements:
+                edits.append((c.start, c.end, f"{c.quote}{c.prefix}{c.replacements[0]}{c.quote}"))
+                changes.append((c.alias, c.model_id, c.replacements[0]))
+            continue
+        new = endpoint_policy.tightened(c.configured_policy, c.data_policy)
+        edit = yaml_splice.set_model_info(text, c.index, "data_policy", new) if new is not None else None
+        if new is not None and edit is not None:
+            edits.append(edit)
+            policies.append((c.index, c.alias, c.configured_policy, new))
+    out = yaml_splice.apply(text, edits)
     errors: list[str] = []
-    if changes:
+    if edits:
         loaded = compile_tolerant(out, name)
         errors = list(loaded.errors)
-        after = {c.index: c.model_id for c in configured_models(out)}
-        for c in todo:
-            if after.get(c.index) != c.replacements[0]:
+        after = {c.index: c for c in configured_models(out)}
+        replaced = {c.index: c.replacements[0] for c in configured if c.status == "retired" and c.replacements}
+        for c in configured:
+            now = after.get(c.index)
+            if c.index in replaced and (now is None or now.model_id != replaced[c.index]):
                 errors.append(f"{name}: model_list[{c.index}] ({c.alias}): the rewrite did not produce the expected model")
-    return Rewrite(out, changes, errors)
+        for index, alias, _old, new in policies:
+            if (now := after.get(index)) is None or now.configured_policy != new:
+                errors.append(f"{name}: model_list[{index}] ({alias}): the rewrite did not produce model_info.data_policy: {new}")
+    return Rewrite(out, changes, errors, policies)
 
 
 def unified_diff(old: str, new: str, name: str) -> str:

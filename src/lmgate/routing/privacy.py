@@ -5,8 +5,8 @@ Each deployment's `data_policy` is settled once, when the config is compiled (co
 machine or a private network whose model stays there (the provider says: an Ollama `-cloud` model or
 OpenRouter does not); else `unknown`.
 
-A request is strict when its virtual key or the key's team says `privacy: strict` (the field, or
-`metadata.privacy`), when it sends `x-lmgate-privacy: strict`, or when the alias it names is in
+A request is strict when its virtual key or the key's team says `privacy: strict` (the field, set by
+the admin API's /key/generate, /key/update, /team/new and /team/update, or `metadata.privacy`), when it sends `x-lmgate-privacy: strict`, or when the alias it names is in
 `router_settings.strict_aliases`; then for its whole chain. A strict request skips every deployment
 whose policy is not `none`, in the alias's own deployments and in every fallback, recorded in the route
 trace as `policy-<policy>`; when nothing was left to try it fails with 403 naming the policy (a 403, so
@@ -39,6 +39,7 @@ POLICIES = ("none", "retains", "trains")
 PRIVACY_HEADER = "x-lmgate-privacy"
 STRICT = "strict"
 STANDARD = "standard"
+DEFAULT_PRIVACY = "default"  # a key's or team's `privacy` when not strict (stored as null)
 # Host names that never leave the operator's own networks.
 _LOCAL_NAMES = frozenset({"localhost", "host.docker.internal"})
 _LOCAL_SUFFIXES = (".localhost", ".local", ".lan", ".internal", ".home.arpa", ".localdomain", ".svc", ".cluster.local")

@@ -63,6 +63,7 @@ teams = Table(
     Column("models", JSON, nullable=False),
     Column("metadata", JSON, nullable=False),
     Column("blocked", Boolean, nullable=False, default=False),
+    Column("privacy", String(16)),  # "strict" or None (the default): routing/privacy.py
     *_limits(),
 )
 
@@ -77,6 +78,7 @@ keys = Table(
     Column("metadata", JSON, nullable=False),
     Column("blocked", Boolean, nullable=False, default=False),
     Column("expires", Float),  # unix seconds; None = never
+    Column("privacy", String(16)),  # "strict" or None (the default): routing/privacy.py
     *_limits(),
 )
 
