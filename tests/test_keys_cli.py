@@ -115,3 +115,20 @@ def test_import_from_a_litellm_database_keeps_keys_working(config, make_gateway,
     assert (info["team_id"], info["rpm_limit"], info["model_rpm_limit"], info["spend"]) == ("t1", 30, {"cloud-chat": 5}, 1.5)
     bad = lmgate("keys", "import", "--from", f"sqlite:///{config}.nosuch.db", "--config", config)
     assert bad.returncode == 1 and "LiteLLM" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_privacy_through_the_cli(config, make_gateway):
+    from pathlib import Path
+
+    gw = make_gateway(Path(config))
+    remote = ("--url", gw.url, "--master-key", MASTER)
+    team = ok_json("teams", "create", "--id", "private", "--privacy", "strict", "--config", config)
+    assert team["privacy"] == "strict"
+    ok_json("keys", "create", "--alias", "careful", "--privacy", "strict", *remote)
+    assert ok_json("keys", "info", "careful", *remote)["info"]["privacy"] == "strict"
+    assert ok_json("keys", "update", "careful", "--privacy", "default", "--config", config)["privacy"] is None
+    assert ok_json("teams", "update", "private", "--privacy", "default", *remote)["data"]["privacy"] is None
+    for where in (remote, ("--config", config)):
+        refused = lmgate("keys", "create", "--alias", "loose", "--privacy", "lax", *where)
+        assert refused.returncode == 1 and "privacy" in refused.stderr
+    assert [k["key_alias"] for k in ok_json("keys", "list", *remote)] == ["careful"]

@@ -53,6 +53,7 @@ def _fields(
     alias: str | None = None, models: str | None = None, team: str | None = None, duration: str | None = None,
     metadata: str | None = None, rpm_limit: int | None = None, tpm_limit: int | None = None,
     max_budget: float | None = None, budget_duration: str | None = None, max_parallel_requests: int | None = None,
+    privacy: str | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if models is not None:
@@ -64,7 +65,7 @@ def _fields(
             raise typer.BadParameter("--metadata must be a JSON object") from None
     named = {
         "duration": duration, "rpm_limit": rpm_limit, "tpm_limit": tpm_limit, "max_budget": max_budget,
-        "budget_duration": budget_duration, "max_parallel_requests": max_parallel_requests,
+        "budget_duration": budget_duration, "max_parallel_requests": max_parallel_requests, "privacy": privacy,
     }
     out.update({k: v for k, v in named.items() if v is not None})
     if alias is not None:
@@ -104,16 +105,19 @@ BudgetPeriodOpt = Annotated[str | None, typer.Option("--budget-duration", help="
 ParallelOpt = Annotated[int | None, typer.Option("--max-parallel-requests", help="Requests in flight at once")]
 
 
+PrivacyOpt = Annotated[str | None, typer.Option("--privacy", help="strict: only deployments with data_policy none; default: clear it")]
+
+
 @keys_app.command("create")
 def create(
     alias: AliasOpt = None, models: ModelsOption = None, team: TeamOpt = None, duration: DurationOpt = None,
     metadata: MetaOpt = None, rpm_limit: RpmOpt = None, tpm_limit: TpmOpt = None, max_budget: BudgetOpt = None,
-    budget_duration: BudgetPeriodOpt = None, max_parallel_requests: ParallelOpt = None,
+    budget_duration: BudgetPeriodOpt = None, max_parallel_requests: ParallelOpt = None, privacy: PrivacyOpt = None,
     config: ConfigOption = None, url: UrlOption = None, master_key: MasterOption = None, as_json: JsonOption = False,
 ) -> None:
     """Make a key (its value is shown once: store it now)."""
     b = backend(config, url, master_key)
-    fields = _fields(alias, models, team, duration, metadata, rpm_limit, tpm_limit, max_budget, budget_duration, max_parallel_requests)
+    fields = _fields(alias, models, team, duration, metadata, rpm_limit, tpm_limit, max_budget, budget_duration, max_parallel_requests, privacy)
     body = _call(b, "/key/generate", fields)
     if as_json:
         return _print(body, True)
@@ -162,12 +166,12 @@ def info(key: KeyArg, config: ConfigOption = None, url: UrlOption = None, master
 def update(
     key: KeyArg, alias: AliasOpt = None, models: ModelsOption = None, team: TeamOpt = None, duration: DurationOpt = None,
     metadata: MetaOpt = None, rpm_limit: RpmOpt = None, tpm_limit: TpmOpt = None, max_budget: BudgetOpt = None,
-    budget_duration: BudgetPeriodOpt = None, max_parallel_requests: ParallelOpt = None,
+    budget_duration: BudgetPeriodOpt = None, max_parallel_requests: ParallelOpt = None, privacy: PrivacyOpt = None,
     config: ConfigOption = None, url: UrlOption = None, master_key: MasterOption = None, as_json: JsonOption = False,
 ) -> None:
     """Change a key's alias, models, team, expiry, metadata or limits."""
     b = backend(config, url, master_key)
-    fields = _fields(alias, models, team, duration, metadata, rpm_limit, tpm_limit, max_budget, budget_duration, max_parallel_requests)
+    fields = _fields(alias, models, team, duration, metadata, rpm_limit, tpm_limit, max_budget, budget_duration, max_parallel_requests, privacy)
     payload = {"key": _key_ref(b, key), **fields}
     body = _call(b, "/key/update", payload)
     if as_json:
@@ -233,8 +237,8 @@ def _teams_table(rows: list[dict[str, Any]], title: str) -> None:
     console.print(table)
 
 
-def _team_fields(alias: str | None, models: str | None, blocked: bool | None) -> dict[str, Any]:
-    out = _fields(models=models)
+def _team_fields(alias: str | None, models: str | None, blocked: bool | None, privacy: str | None = None) -> dict[str, Any]:
+    out = _fields(models=models, privacy=privacy)
     if alias is not None:
         out["team_alias"] = alias
     if blocked is not None:
@@ -250,10 +254,10 @@ BlockedOpt = Annotated[bool | None, typer.Option("--blocked/--unblocked", help="
 def team_create(
     alias: TeamAliasOpt = None, models: ModelsOption = None,
     team_id: Annotated[str | None, typer.Option("--id", help="team_id (default: generated)")] = None,
-    config: ConfigOption = None, url: UrlOption = None, master_key: MasterOption = None, as_json: JsonOption = False,
+    privacy: PrivacyOpt = None, config: ConfigOption = None, url: UrlOption = None, master_key: MasterOption = None, as_json: JsonOption = False,
 ) -> None:
     """Make a team."""
-    payload = _team_fields(alias, models, None)
+    payload = _team_fields(alias, models, None, privacy)
     if team_id:
         payload["team_id"] = team_id
     body = _call(backend(config, url, master_key), "/team/new", payload)
@@ -284,10 +288,10 @@ def team_info(team_id: TeamArg, config: ConfigOption = None, url: UrlOption = No
 @teams_app.command("update")
 def team_update(
     team_id: TeamArg, alias: TeamAliasOpt = None, models: ModelsOption = None, blocked: BlockedOpt = None,
-    config: ConfigOption = None, url: UrlOption = None, master_key: MasterOption = None, as_json: JsonOption = False,
+    privacy: PrivacyOpt = None, config: ConfigOption = None, url: UrlOption = None, master_key: MasterOption = None, as_json: JsonOption = False,
 ) -> None:
     """Change a team's alias, models, or block/unblock all its keys."""
-    body = _call(backend(config, url, master_key), "/team/update", {"team_id": team_id, **_team_fields(alias, models, blocked)})
+    body = _call(backend(config, url, master_key), "/team/update", {"team_id": team_id, **_team_fields(alias, models, blocked, privacy)})
     if as_json:
         return _print(body, True)
     _teams_table([body["data"]], "updated")
