@@ -104,3 +104,13 @@ def hops(header: str) -> list[tuple[str, str]]:
         name, outcome, _took = part.rsplit(":", 2)
         out.append((name, outcome))
     return out
+
+
+def remote_deployments(t: Tiers) -> str:
+    """The two non-private tiers: cloud-kimi (trains) and remote-qwen (OpenRouter without a policy: unknown)."""
+    return f"""
+  - model_name: cloud-kimi
+    litellm_params: {{model: openai/kimi, api_base: {t.cloud.base}}}
+    model_info: {{data_policy: trains}}
+  - model_name: remote-qwen
+    litellm_params: {{model: openrouter/qwen/qwen3, api_base: {t.vllm.base}, api_key: k}}"""

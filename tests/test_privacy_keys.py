@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from tests.keys_kit import admin as keys_admin
-from tests.routing_kit import MASTER, MSGS, Tiers, chat, health, hops, tiers_fixture
+from tests.routing_kit import MASTER, MSGS, Tiers, chat, health, hops, remote_deployments, tiers_fixture
 from tests.servers import Behaviour, ServerThread
 
 __all__ = ["tiers_fixture"]
@@ -30,12 +30,7 @@ def keys_policy_config(t: Tiers, db: Path, private_tier: bool = True, router: st
     litellm_params: {{model: openai/qwen2.5:3b, api_base: {t.cpu.base}}}""" if private_tier else ""
     tail = ", ollama-qwen" if private_tier else ""
     return f"""
-model_list:
-  - model_name: cloud-kimi
-    litellm_params: {{model: openai/kimi, api_base: {t.cloud.base}}}
-    model_info: {{data_policy: trains}}
-  - model_name: remote-qwen
-    litellm_params: {{model: openrouter/qwen/qwen3, api_base: {t.vllm.base}, api_key: k}}
+model_list:{remote_deployments(t)}
   - model_name: keeper
     litellm_params: {{model: openai/keeper, api_base: {t.cpu.base}}}
     model_info: {{data_policy: retains}}{local}

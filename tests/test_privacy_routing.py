@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from lmgate.cli import app
 from tests.keys_kit import lmgate
 from tests.ops_servers import FakeOpenRouter
-from tests.routing_kit import MASTER, MSGS, Tiers, chat, health, hops, sdk, tiers_fixture
+from tests.routing_kit import MASTER, MSGS, Tiers, chat, health, hops, remote_deployments, sdk, tiers_fixture
 from tests.servers import Behaviour, ServerThread
 from tests.wait import wait_for
 
@@ -26,12 +26,7 @@ STRICT = {"x-lmgate-privacy": "strict"}
 def policy_config(t: Tiers, router: str = "") -> str:
     """cloud-kimi (trains) -> remote-qwen (an OpenRouter deployment without a policy: unknown) -> ollama-qwen (local)."""
     return f"""
-model_list:
-  - model_name: cloud-kimi
-    litellm_params: {{model: openai/kimi, api_base: {t.cloud.base}}}
-    model_info: {{data_policy: trains}}
-  - model_name: remote-qwen
-    litellm_params: {{model: openrouter/qwen/qwen3, api_base: {t.vllm.base}, api_key: k}}
+model_list:{remote_deployments(t)}
   - model_name: ollama-qwen
     litellm_params: {{model: openai/qwen2.5:3b, api_base: {t.cpu.base}}}
 router_settings:
