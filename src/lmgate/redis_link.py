@@ -244,4 +244,3 @@ class RedisLink:
             "error": self.error,
             "down_since": None if since is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)),
         }
-

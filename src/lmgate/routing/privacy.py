@@ -6,9 +6,9 @@ machine or a private network whose model stays there (the provider says: an Olla
 OpenRouter does not); else `unknown`.
 
 A request is strict when its virtual key or the key's team says `privacy: strict` (the field, set by
-the admin API's /key/generate, /key/update, /team/new and /team/update, or `metadata.privacy`), when it sends `x-lmgate-privacy: strict`, or when the alias it names is in
-`router_settings.strict_aliases`; then for its whole chain. A strict request skips every deployment
-whose policy is not `none`, in the alias's own deployments and in every fallback, recorded in the route
+the admin API's /key/generate, /key/update, /team/new and /team/update, or `metadata.privacy`), when
+it sends `x-lmgate-privacy: strict`, or when the alias it names is in `router_settings.strict_aliases`;
+then for its whole chain. A strict request skips every deployment whose policy is not `none`, in the alias's own deployments and in every fallback, recorded in the route
 trace as `policy-<policy>`; when nothing was left to try it fails with 403 naming the policy (a 403, so
 SDKs and agents do not retry). Upstreams that can enforce it themselves are told too (OpenRouter:
 `provider.data_collection: deny`, providers/openai_compat.py).
