@@ -86,7 +86,7 @@ def _dep() -> Deployment:
 
 async def _read(pieces: list[bytes]) -> tuple[list[dict[str, Any]], OpenAISSEStream]:
     s = OpenAISSEStream(_Response(pieces), _dep(), strip_usage=False)  # type: ignore[arg-type]
-    return [c async for c in s.chunks()], s
+    return [c async for batch in s.batches() for c in batch], s
 
 
 def _text(chunks: list[dict[str, Any]]) -> str:

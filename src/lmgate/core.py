@@ -196,8 +196,9 @@ class UpstreamStream(ABC):
         """Raw bytes in `wire` protocol, in chunks that end on frame boundaries. Raises UpstreamError."""
 
     @abstractmethod
-    def chunks(self) -> AsyncIterator[dict[str, Any]]:
-        """The same stream as OpenAI chat.completion.chunk dicts (no [DONE]). Raises UpstreamError."""
+    def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """The same stream as OpenAI chat.completion.chunk dicts (no [DONE]), one non-empty list per
+        upstream read, so that what arrived together leaves in one write. Raises UpstreamError."""
 
     @abstractmethod
     async def aclose(self) -> None:

@@ -91,8 +91,8 @@ async def _serve(
                         rec.mark_first_byte()
                     await resp.write(splice(frame))
             else:
-                async for chunk in answer.chunks():
-                    data = renderer.chunk(chunk)
+                async for batch in answer.batches():  # what arrived together leaves in one write
+                    data = b"".join([renderer.chunk(chunk) for chunk in batch])
                     if data:
                         if rec is not None and rec.ttft_s is None:
                             rec.mark_first_byte()

@@ -140,13 +140,15 @@ class AnthropicSSEStream(UpstreamStream):
         if held:  # a message without content blocks
             yield b"".join(held)
 
-    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+    async def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
         translator = ChunkTranslator(self._model, self._deployment.name)
         async for block in self.frames():
+            batch: list[dict[str, Any]] = []
             for _, data in _events(block):
                 if data:
-                    for chunk in translator.feed(self._json(data)):
-                        yield chunk
+                    batch.extend(translator.feed(self._json(data)))
+            if batch:
+                yield batch
 
     async def aclose(self) -> None:
         self._resp.release()

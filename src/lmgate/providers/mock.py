@@ -95,7 +95,7 @@ class MockStream(UpstreamStream):
         self._request = request
         self.usage = None
 
-    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+    async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
         d, req = self._deployment, self._request
         tokens, prompt_tokens, finish = _completion_tokens(d, req)
         gap = float(d.params.get("mock_token_latency") or 0)
@@ -126,8 +126,12 @@ class MockStream(UpstreamStream):
         if req.wants_usage:
             yield {"id": ident, "object": obj, "created": created, "model": model, "choices": [], "usage": usage}
 
+    async def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
+        async for c in self._chunks():  # one per (simulated) upstream read
+            yield [c]
+
     async def frames(self) -> AsyncIterator[bytes]:
-        async for c in self.chunks():
+        async for c in self._chunks():
             yield b"data: " + orjson.dumps(c) + b"\n\n"
         yield b"data: [DONE]\n\n"
 

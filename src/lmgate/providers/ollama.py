@@ -143,9 +143,10 @@ class OllamaStream(UpstreamStream):
                 deployment=self._deployment.name,
             )
 
-    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+    async def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
         translator = tr.ChunkTranslator(self._model, completion=self._endpoint == "completion")
         async for block in self.frames():
+            batch: list[dict[str, Any]] = []
             for line in block.splitlines():
                 if not line.strip():
                     continue
@@ -157,8 +158,9 @@ class OllamaStream(UpstreamStream):
                         deployment=self._deployment.name,
                     ) from None
                 if isinstance(obj, dict):
-                    for chunk in translator.feed(obj):
-                        yield chunk
+                    batch.extend(translator.feed(obj))
+            if batch:
+                yield batch
 
     async def aclose(self) -> None:
         self._resp.release()

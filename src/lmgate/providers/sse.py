@@ -126,8 +126,9 @@ class OpenAISSEStream(UpstreamStream):
                 )
             yield DONE  # complete but unterminated: finish it the way clients expect
 
-    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+    async def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
         async for block in self.frames():
+            batch = []
             for event in block.split(b"\n\n"):
                 data = _payload(event)
                 if data is None or data == b"[DONE]":
@@ -140,7 +141,9 @@ class OpenAISSEStream(UpstreamStream):
                         deployment=self._deployment.name,
                     ) from None
                 if isinstance(obj, dict):
-                    yield obj
+                    batch.append(obj)
+            if batch:
+                yield batch
 
     async def aclose(self) -> None:
         self._resp.release()

@@ -1,7 +1,7 @@
 """A stream the router has peeked at: its first frame is already read, so nothing reached the client
 while the upstream could still fail without a trace (hang after headers, cut, garbage).
 
-Inbound handlers read `frames()` when the answer's wire is the client's protocol and `chunks()`
+Inbound handlers read `frames()` when the answer's wire is the client's protocol and `batches()`
 otherwise; the router primes the same one, so each stream serves exactly one of the two.
 """
 
@@ -27,7 +27,7 @@ class PeekedStream(UpstreamStream):
     @classmethod
     async def open(cls, inner: UpstreamStream, frames: bool, on_close: OnClose) -> PeekedStream:
         """Read the first frame (or chunk); on any failure close the upstream and re-raise."""
-        items: AsyncIterator[Any] = inner.frames() if frames else inner.chunks()
+        items: AsyncIterator[Any] = inner.frames() if frames else inner.batches()
         try:
             first = await anext(items, None)
         except BaseException:
@@ -42,7 +42,7 @@ class PeekedStream(UpstreamStream):
 
     async def _replay(self, frames: bool) -> AsyncIterator[Any]:
         if frames != self._frames:
-            raise RuntimeError("this stream was opened for " + ("frames()" if self._frames else "chunks()"))
+            raise RuntimeError("this stream was opened for " + ("frames()" if self._frames else "batches()"))
         first, self._first = self._first, None
         if first is not None:
             yield first
@@ -52,7 +52,7 @@ class PeekedStream(UpstreamStream):
     def frames(self) -> AsyncIterator[bytes]:
         return self._replay(True)
 
-    def chunks(self) -> AsyncIterator[dict[str, Any]]:
+    def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
         return self._replay(False)
 
     async def aclose(self) -> None:
