@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -189,10 +190,8 @@ async def sample(pids: list[int], peak: dict[str, int], stop: asyncio.Event) -> 
     while not stop.is_set():
         rss, fds = rss_fds(pids)
         peak["rss"], peak["fds"] = max(peak["rss"], rss), max(peak["fds"], fds)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.1)
-        except TimeoutError:
-            pass
 
 
 def pct(values: list[float], q: float) -> float:
@@ -290,7 +289,7 @@ def main() -> None:
     if a.json:
         with open(a.json, "a") as f:
             f.write(json.dumps(out) + "\n")
-    brief = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in out.items()}
+    brief = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
     print(json.dumps(brief))
 
 
