@@ -9,7 +9,7 @@ loopback upstream that writes one byte at a time checks the same through the gat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -54,11 +54,11 @@ FRAMINGS = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}
 
 class _Content:
     def __init__(self, pieces: list[bytes]) -> None:
-        self._pieces = pieces
+        self._pieces = list(pieces)
 
-    async def iter_any(self) -> AsyncIterator[bytes]:
-        for p in self._pieces:
-            yield p
+    async def readany(self) -> bytes:
+        """aiohttp's StreamReader.readany: the next read, b"" at the end."""
+        return self._pieces.pop(0) if self._pieces else b""
 
 
 class _Response:
