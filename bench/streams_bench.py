@@ -8,6 +8,8 @@ One nginx trickles static streams (bench/streams_upstream.py: one event per writ
 The upstream and the load generator (bench/streams_load.py) share CPU 0; the gateway under test has
 CPU 1 to itself, so every figure is per gateway core. For each stream count N:
   direct       the load generator against nginx's SSE port (the baseline)
+  floor-raw    asyncio protocols on uvloop relaying bytes (bench/streams_floor.py): Python's least
+  floor-aiohttp  a featureless aiohttp pass-through (iter_any + write): any aiohttp gateway's least
   lmgate       OpenAI SSE in and out (the native pass-through)
   lmgate-ndj   Ollama NDJSON in (/api/chat), OpenAI SSE upstream (translated per event)
   litellm      OpenAI SSE in and out, LiteLLM proxy, one worker
@@ -78,7 +80,7 @@ def load(url: str, n: int, label: str, out: Path, kind: str = "sse", model: str 
         cmd += ["--watch", str(watch)]
     res = subprocess.run(cmd, capture_output=True, text=True, check=True)
     row = json.loads(res.stdout.strip().splitlines()[-1])
-    print(f"  {label:11} N={n:5}  ok {row['ok']}/{n}  ttft p50 {row['ttft_p50_ms']:.0f} ms  "
+    print(f"  {label:13} N={n:5}  ok {row['ok']}/{n}  ttft p50 {row['ttft_p50_ms']:.0f} ms  "
           f"gap p99 {row['gap_p99_ms']:.0f} ms  loadgen {row['loadgen_us_per_event']:.1f} us/event"
           + (f"  gw {row['gw_cpu_s_per_1k_events'] * 1e3:.0f} us/event  rss {row['gw_rss_peak_mb']:.0f} MB"
              if watch else ""), flush=True)
@@ -118,7 +120,7 @@ def table(rows: list[dict], counts: list[int]) -> str:
     lines = ["| path | N | success | TTFT p50 / p99 (ms) | added TTFT p50 / p99 (ms) | gap p99 (ms) | added gap p99 (ms) "
              "| gateway CPU s / 1k events | RSS peak (MB) | RSS / open stream (KB) | fds peak |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for label in ("direct", "lmgate", "lmgate-ndj", "litellm"):
+    for label in ("direct", "floor-raw", "floor-aiohttp", "lmgate", "lmgate-ndj", "litellm"):
         for n in counts:
             r = next((x for x in rows if x["label"] == label and x["streams"] == n), None)
             if r is None:
@@ -153,6 +155,14 @@ def main() -> None:
                         "--events", events, "--event-bytes", size, "--align"], check=True)
         print(f"slow upstream: {events} events x {size} B at {rate}/s per stream; results in {out}", flush=True)
         rows = [load(f"http://127.0.0.1:{UP_PORT}/v1/chat/completions", n, "direct", out) for n in counts]
+        for kind, ready in (("raw", "/health"), ("aiohttp", "/health/liveliness")):
+            floor = start([PY, str(HERE / "streams_floor.py"), kind, str(GW_PORT), str(UP_PORT)],
+                          out / f"floor-{kind}.log", GW_CPU)
+            procs.append(floor)
+            wait_http(f"http://127.0.0.1:{GW_PORT}{ready}", floor)
+            rows += [load(f"http://127.0.0.1:{GW_PORT}/v1/chat/completions", n, f"floor-{kind}", out, watch=floor.pid)
+                     for n in counts]
+            stop(procs.pop())
 
         lmgate = start([str(REPO / ".venv/bin/lmgate"), "serve", "--config", str(lmgate_config(out)),
                         "--port", str(GW_PORT), "--log-level", "warning"], out / "lmgate.log", GW_CPU)
